@@ -1,0 +1,74 @@
+#include "runtime/module.h"
+
+namespace ls {
+
+Param& ParamTable::add(const std::string& name, const Tensor& base) {
+  Param& p = params_[name];
+  p.name = name;
+  p.base = base;
+  p.value = base.dtype() == DType::F32 ? base : base.to(DType::F32);
+  return p;
+}
+
+Param& ParamTable::get(const std::string& name, const Shape& shape) {
+  auto it = params_.find(name);
+  if (it == params_.end()) {
+    if (shape.empty()) fail("{}: missing weight '{}'", component_, name);
+    fail("{}: missing weight '{}' (expected shape {})", component_, name, shape_str(shape));
+  }
+  if (!shape.empty() && it->second.base.shape() != shape)
+    fail("{}: weight '{}' has shape {}, expected {}", component_, name, shape_str(it->second.base.shape()),
+         shape_str(shape));
+  return it->second;
+}
+
+const Param& ParamTable::get(const std::string& name) const {
+  auto it = params_.find(name);
+  if (it == params_.end()) fail("{}: missing weight '{}'", component_, name);
+  return it->second;
+}
+
+Linear::Linear(ParamTable& t, const std::string& prefix, int64_t in, int64_t out, bool with_bias) {
+  weight = &t.get(prefix + ".weight", {out, in});
+  weight->spec = {LayerSpec::Kind::Linear, 1, 0};
+  if (with_bias) bias = &t.get(prefix + ".bias", {out});
+}
+
+Tensor Linear::operator()(const Tensor& x) const {
+  Tensor y = ops::linear(x, weight->value, bias ? bias->value : Tensor{});
+  for (const auto& s : weight->side) ops::add_(y, s->forward(x, weight->spec));
+  return y;
+}
+
+Conv2d::Conv2d(ParamTable& t, const std::string& prefix, int64_t in, int64_t out, int k, int stride_, int padding_,
+               bool with_bias)
+    : stride(stride_), padding(padding_) {
+  weight = &t.get(prefix + ".weight", {out, in, k, k});
+  weight->spec = {LayerSpec::Kind::Conv2d, stride, padding};
+  if (with_bias) bias = &t.get(prefix + ".bias", {out});
+}
+
+Tensor Conv2d::operator()(const Tensor& x) const {
+  Tensor y = ops::conv2d(x, weight->value, bias ? bias->value : Tensor{}, stride, padding);
+  for (const auto& s : weight->side) ops::add_(y, s->forward(x, weight->spec));
+  return y;
+}
+
+GroupNorm::GroupNorm(ParamTable& t, const std::string& prefix, int64_t channels, int groups_, float eps_)
+    : groups(groups_), eps(eps_) {
+  gamma = &t.get(prefix + ".weight", {channels});
+  beta = &t.get(prefix + ".bias", {channels});
+}
+
+Tensor GroupNorm::operator()(const Tensor& x, bool silu) const {
+  return ops::group_norm(x, groups, gamma->value, beta->value, eps, silu);
+}
+
+LayerNorm::LayerNorm(ParamTable& t, const std::string& prefix, int64_t channels, float eps_) : eps(eps_) {
+  gamma = &t.get(prefix + ".weight", {channels});
+  beta = &t.get(prefix + ".bias", {channels});
+}
+
+Tensor LayerNorm::operator()(const Tensor& x) const { return ops::layer_norm(x, gamma->value, beta->value, eps); }
+
+}  // namespace ls

@@ -1,0 +1,206 @@
+#include "runtime/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+namespace ls {
+
+size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::F64: case DType::I64: return 8;
+    case DType::F32: case DType::I32: return 4;
+    case DType::F16: case DType::BF16: case DType::I16: return 2;
+    case DType::F8_E4M3: case DType::F8_E5M2: case DType::I8: case DType::U8: case DType::BOOL: return 1;
+  }
+  return 0;
+}
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "F32";
+    case DType::F16: return "F16";
+    case DType::BF16: return "BF16";
+    case DType::F8_E4M3: return "F8_E4M3";
+    case DType::F8_E5M2: return "F8_E5M2";
+    case DType::F64: return "F64";
+    case DType::I64: return "I64";
+    case DType::I32: return "I32";
+    case DType::I16: return "I16";
+    case DType::I8: return "I8";
+    case DType::U8: return "U8";
+    case DType::BOOL: return "BOOL";
+  }
+  return "?";
+}
+
+DType dtype_from_name(const std::string& s) {
+  static const std::pair<const char*, DType> names[] = {
+      {"F32", DType::F32}, {"F16", DType::F16}, {"BF16", DType::BF16}, {"F8_E4M3", DType::F8_E4M3},
+      {"F8_E5M2", DType::F8_E5M2}, {"F64", DType::F64}, {"I64", DType::I64}, {"I32", DType::I32},
+      {"I16", DType::I16}, {"I8", DType::I8}, {"U8", DType::U8}, {"BOOL", DType::BOOL}};
+  for (auto& [n, t] : names)
+    if (s == n) return t;
+  fail("unknown dtype '{}'", s);
+}
+
+bool dtype_is_float(DType t) {
+  return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::F8_E4M3 ||
+         t == DType::F8_E5M2 || t == DType::F64;
+}
+
+std::string shape_str(const Shape& s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+int64_t shape_numel(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) {
+    LS_CHECK(d >= 0, "negative dimension in shape {}", shape_str(s));
+    LS_CHECK(d == 0 || n <= std::numeric_limits<int64_t>::max() / d, "shape {} overflows", shape_str(s));
+    n *= d;
+  }
+  return n;
+}
+
+Tensor Tensor::empty(const Shape& shape, DType dtype) {
+  Tensor t;
+  t.shape_ = shape;
+  t.numel_ = shape_numel(shape);
+  t.dtype_ = dtype;
+  size_t bytes = static_cast<size_t>(t.numel_) * dtype_size(dtype);
+  size_t alloc = (bytes + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, alloc ? alloc : 64);
+  if (!p) fail("out of memory allocating {} bytes for a tensor of shape {}", bytes, shape_str(shape));
+  auto st = std::make_shared<Storage>();
+  st->data = p;
+  st->bytes = bytes;
+  st->owner = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+  t.storage_ = std::move(st);
+  return t;
+}
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  std::memset(t.raw(), 0, t.nbytes());
+  return t;
+}
+
+Tensor Tensor::full(const Shape& shape, float value) {
+  Tensor t = empty(shape, DType::F32);
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = value;
+  return t;
+}
+
+Tensor Tensor::from_vector(const Shape& shape, const std::vector<float>& values) {
+  Tensor t = empty(shape, DType::F32);
+  LS_CHECK(static_cast<int64_t>(values.size()) == t.numel(), "from_vector: {} values for shape {}",
+           values.size(), shape_str(shape));
+  std::memcpy(t.raw(), values.data(), t.nbytes());
+  return t;
+}
+
+Tensor Tensor::wrap(const Shape& shape, DType dtype, void* data, size_t bytes, std::shared_ptr<void> owner) {
+  Tensor t;
+  t.shape_ = shape;
+  t.numel_ = shape_numel(shape);
+  t.dtype_ = dtype;
+  LS_CHECK(static_cast<size_t>(t.numel_) * dtype_size(dtype) == bytes,
+           "tensor of shape {} and dtype {} needs {} bytes, got {}", shape_str(shape), dtype_name(dtype),
+           static_cast<size_t>(t.numel_) * dtype_size(dtype), bytes);
+  auto st = std::make_shared<Storage>();
+  st->data = data;
+  st->bytes = bytes;
+  st->owner = std::move(owner);
+  t.storage_ = std::move(st);
+  return t;
+}
+
+int64_t Tensor::dim(int i) const {
+  int n = ndim();
+  if (i < 0) i += n;
+  LS_CHECK(i >= 0 && i < n, "dimension {} out of range for shape {}", i, shape_str(shape_));
+  return shape_[i];
+}
+
+namespace {
+template <typename T> constexpr DType dtype_of();
+template <> constexpr DType dtype_of<float>() { return DType::F32; }
+template <> constexpr DType dtype_of<double>() { return DType::F64; }
+template <> constexpr DType dtype_of<int64_t>() { return DType::I64; }
+template <> constexpr DType dtype_of<int32_t>() { return DType::I32; }
+template <> constexpr DType dtype_of<int16_t>() { return DType::I16; }
+template <> constexpr DType dtype_of<int8_t>() { return DType::I8; }
+template <> constexpr DType dtype_of<uint8_t>() { return DType::U8; }
+template <> constexpr DType dtype_of<uint16_t>() { return DType::F16; }  // raw half/bf16 bits
+}  // namespace
+
+template <typename T> T* Tensor::data() {
+  constexpr DType want = dtype_of<T>();
+  bool ok = dtype_ == want || (want == DType::F16 && dtype_ == DType::BF16) ||
+            (want == DType::U8 && (dtype_ == DType::F8_E4M3 || dtype_ == DType::F8_E5M2 || dtype_ == DType::BOOL));
+  LS_CHECK(ok, "tensor of dtype {} accessed as {}", dtype_name(dtype_), dtype_name(want));
+  LS_CHECK(device() == Device::CPU, "tensor data accessed on the host while it lives on the GPU");
+  return static_cast<T*>(raw());
+}
+template <typename T> const T* Tensor::data() const { return const_cast<Tensor*>(this)->data<T>(); }
+
+#define LS_INST(T) template T* Tensor::data<T>(); template const T* Tensor::data<T>() const;
+LS_INST(float) LS_INST(double) LS_INST(int64_t) LS_INST(int32_t) LS_INST(int16_t) LS_INST(int8_t)
+LS_INST(uint8_t) LS_INST(uint16_t)
+#undef LS_INST
+
+std::span<float> Tensor::f32() { return {data<float>(), static_cast<size_t>(numel_)}; }
+std::span<const float> Tensor::f32() const { return {data<float>(), static_cast<size_t>(numel_)}; }
+
+Tensor Tensor::reshape(const Shape& shape) const {
+  Shape s = shape;
+  int infer = -1;
+  int64_t known = 1;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == -1) {
+      LS_CHECK(infer < 0, "reshape {}: more than one -1", shape_str(shape));
+      infer = static_cast<int>(i);
+    } else {
+      known *= s[i];
+    }
+  }
+  if (infer >= 0) {
+    LS_CHECK(known > 0 && numel_ % known == 0, "cannot reshape {} to {}", shape_str(shape_), shape_str(shape));
+    s[infer] = numel_ / known;
+  }
+  LS_CHECK(shape_numel(s) == numel_, "cannot reshape {} to {}", shape_str(shape_), shape_str(shape));
+  Tensor t = *this;
+  t.shape_ = s;
+  return t;
+}
+
+Tensor Tensor::narrow0(int64_t start, int64_t len) const {
+  LS_CHECK(ndim() >= 1 && start >= 0 && len >= 0 && start + len <= shape_[0],
+           "narrow0({}, {}) out of range for shape {}", start, len, shape_str(shape_));
+  Tensor t = *this;
+  int64_t row = shape_[0] ? numel_ / shape_[0] : 0;
+  t.offset_ += static_cast<size_t>(start * row) * dtype_size(dtype_);
+  t.shape_[0] = len;
+  t.numel_ = row * len;
+  return t;
+}
+
+Tensor Tensor::to(DType dtype) const {
+  if (dtype == dtype_) return *this;
+  Tensor t = empty(shape_, dtype);
+  convert_elements(raw(), dtype_, t.raw(), dtype, numel_);
+  return t;
+}
+
+Tensor Tensor::clone() const {
+  Tensor t = empty(shape_, dtype_);
+  std::memcpy(t.raw(), raw(), nbytes());
+  t.requires_grad_ = requires_grad_;
+  return t;
+}
+
+}  // namespace ls

@@ -1,0 +1,1 @@
+ls_test(NAME test_runtime SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/runtime/test_tensor.cpp MODULES runtime)
