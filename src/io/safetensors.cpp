@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace ls::io {
 
@@ -54,11 +55,21 @@ TensorFile parse_safetensors(const void* data, size_t size, std::shared_ptr<void
     } else if (c == '}' || c == ']') --depth;
   }
   nlohmann::json j;
+  std::set<std::string> top_keys;  // nlohmann keeps the last of duplicate keys silently: catch them here
+  std::string duplicate;
   try {
-    j = nlohmann::json::parse(hdr, hdr + n);
+    j = nlohmann::json::parse(hdr, hdr + n, [&](int d, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
+      if (d == 1 && ev == nlohmann::json::parse_event_t::key && parsed.is_string() &&
+          !top_keys.insert(parsed.get<std::string>()).second && duplicate.empty())
+        duplicate = parsed.get<std::string>();
+      return true;
+    });
   } catch (const std::exception& e) {
-    fail("{}: safetensors header is not valid JSON: {}", name, e.what());
+    std::string msg = e.what();
+    std::replace(msg.begin(), msg.end(), '\n', ' ');
+    fail("{}: safetensors header is not valid JSON: {}", name, msg);
   }
+  if (!duplicate.empty()) fail("{}: tensor '{}' appears twice in the safetensors header", name, duplicate);
   if (!j.is_object()) fail("{}: safetensors header is not a JSON object", name);
   TensorFile f;
   f.path = name;

@@ -1,0 +1,15 @@
+#include "models/sd1/config.h"
+
+namespace ls::sd {
+
+const char* family_name(Family f) {
+  switch (f) {
+    case Family::SD1: return "SD1.x";
+    case Family::SD2: return "SD2.x";
+    case Family::SDXL: return "SDXL";
+    case Family::Unknown: break;
+  }
+  return "unknown";
+}
+
+}  // namespace ls::sd

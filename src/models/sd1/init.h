@@ -1,0 +1,61 @@
+// Parameter inventories of the SD1.x / SD2.x components (diffusers / transformers names and shapes) and
+// `lorastack model init`: a model with seeded random weights, written as an LDM single file or a
+// diffusers folder.
+//
+// The inventories follow diffusers' UNet2DConditionModel / AutoencoderKL and transformers' CLIPTextModel
+// module layout (read as reference; checked against refsuite/model/tiny-sd1 key sets in tests/io).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "models/sd1/config.h"
+#include "runtime/tensor.h"
+
+namespace ls::sd {
+
+/// Ordered list of (diffusers name, shape) of every UNet parameter for `cfg`
+/// (conv weights [out, in, kh, kw], Linear weights [out, in]; proj_in/proj_out are [C, C, 1, 1] unless
+/// cfg.use_linear_projection). Throws ls::Error if cfg is inconsistent (empty blocks, heads mismatch).
+std::vector<std::pair<std::string, Shape>> unet_param_shapes(const UNetConfig& cfg);
+/// Every AutoencoderKL parameter (diffusers names; mid attention projections are Linear [C, C]).
+std::vector<std::pair<std::string, Shape>> vae_param_shapes(const VAEConfig& cfg);
+/// Every CLIPTextModel parameter, names with the "text_model." prefix (no position_ids buffer).
+std::vector<std::pair<std::string, Shape>> text_param_shapes(const CLIPTextConfig& cfg);
+
+/// Architecture presets for `model init`.
+enum class InitArch { SD1, SD2, Tiny };
+/// Parse "sd1" | "sd2" | "tiny"; throws ls::Error naming the value otherwise.
+InitArch init_arch_from_name(const std::string& s);
+
+/// The configs of one model (what `model init` writes and `load_model` reads back).
+struct ModelConfigs {
+  UNetConfig unet;
+  VAEConfig vae;
+  CLIPTextConfig text;
+  SchedulerConfig scheduler;
+};
+/// Preset configs: SD1.5 (context 768, 8 heads, ViT-L/14 text tower), SD2.x base (context 1024, head dim 64,
+/// linear proj_in/out, 1024-wide 24-layer gelu text tower padded with 0), or the refsuite tiny-sd1 sizes
+/// (refsuite/README.md §3).
+ModelConfigs preset_configs(InitArch arch);
+
+/// Random weights for every parameter of `cfg`, keyed by diffusers names, F32, deterministic for `seed`:
+/// weights ~ N(0, 1/fan_in) (fan_in = in × kh × kw), biases 0, norm gamma 1 / beta 0, embeddings N(0, 0.02²).
+/// Output layers (conv_out, proj_out, to_out, ff.net.2, fc2, out_proj) are scaled by 0.5 so that residual
+/// sums keep activations O(1).
+struct InitWeights {
+  std::map<std::string, Tensor> unet, vae, text;
+};
+InitWeights init_weights(const ModelConfigs& cfg, uint64_t seed);
+
+/// `lorastack model init` backend. `out` ending in ".safetensors": one LDM-keyed single file (F16 by
+/// default, `dtype` otherwise; plus cond_stage_model.transformer.text_model.embeddings.position_ids I64 [1, P]).
+/// Any other `out`: a diffusers folder (model_index.json, unet/, vae/, text_encoder/ with config.json and
+/// safetensors weights, scheduler/scheduler_config.json). The tokenizer/ folder is *not* written
+/// (the tokenizer files are supplied separately). Throws ls::Error naming `out` on write failures.
+void write_initialized_model(const ModelConfigs& cfg, uint64_t seed, const std::string& out, DType dtype = DType::F16);
+
+}  // namespace ls::sd

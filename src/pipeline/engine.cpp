@@ -1,0 +1,228 @@
+// lorastack::Engine — txt2img with stacked adapters, on top of the modules:
+// loader → components (ParamTables + models) → tokenizer → text encoder (cond/uncond) → sampler with CFG
+// → VAE decode → images + A1111 parameters text. Adapters are applied through adapters::AdapterStack.
+#include <chrono>
+#include <filesystem>
+
+#include "adapters/adapter.h"
+#include "adapters/stack.h"
+#include "image/image.h"
+#include "io/hashes.h"
+#include "io/safetensors.h"
+#include "lorastack/lorastack.h"
+#include "models/sd1/components.h"
+#include "models/sd1/loader.h"
+#include "pipeline/parameters.h"
+#include "runtime/ops.h"
+#include "sampling/rng.h"
+#include "sampling/sampler.h"
+#include "text/clip_tokenizer.h"
+#include "text/tokenizer_files.h"
+
+namespace lorastack {
+
+using ls::Tensor;
+
+struct Engine::Impl {
+  ModelOptions options;
+  ls::sd::LoadedModel model;
+  std::unique_ptr<ls::sd::Components> comp;
+  std::unique_ptr<ls::text::ClipTokenizer> tokenizer;
+  ls::adapters::ModelParams params;
+  std::unique_ptr<ls::adapters::KeyMap> keymap;
+  std::unique_ptr<ls::adapters::AdapterStack> stack;
+  std::vector<LoraSpec> active;
+  std::vector<LoraReport> reports;
+  /// Parsed adapters by path, kept so switching back to a stack does not re-read files.
+  std::map<std::string, std::shared_ptr<const ls::adapters::Adapter>> cache;
+  std::map<std::string, std::string> hash_cache;
+
+  /// Conditioning [1, 77, D] for one prompt (LoRA tags removed; the tokenizer never sees them).
+  Tensor encode_prompt(const std::string& prompt, int clip_skip) const;
+};
+
+Engine::Engine(const ModelOptions& options) : impl_(std::make_unique<Impl>()) {
+  auto& m = *impl_;
+  m.options = options;
+  if (options.threads > 0) ls::ops::set_num_threads(options.threads);
+  m.model = ls::sd::load_model(options.model, options.config_yaml);
+  if (!options.prediction_type.empty()) {
+    if (options.prediction_type != "epsilon" && options.prediction_type != "v_prediction")
+      ls::fail("--prediction '{}': expected epsilon or v_prediction", options.prediction_type);
+    m.model.scheduler_config.prediction_type = options.prediction_type;
+  }
+  std::string tok_dir = options.tokenizer_dir;
+  if (tok_dir.empty() && !m.model.tokenizer_dir.empty()) tok_dir = m.model.tokenizer_dir;
+  m.tokenizer = std::make_unique<ls::text::ClipTokenizer>(ls::text::find_tokenizer_dir(options.model, tok_dir));
+  if (m.tokenizer->vocab_size() > m.model.text_config.vocab_size)
+    ls::fail("{}: tokenizer in {} has {} tokens but the text encoder's embedding has {} rows", options.model,
+             tok_dir.empty() ? "the data directory" : tok_dir, m.tokenizer->vocab_size(), m.model.text_config.vocab_size);
+  m.comp = ls::sd::build_components(m.model);
+  m.params.unet = &m.comp->unet_params;
+  m.params.text_encoder = &m.comp->text_params;
+  m.params.unet_config = &m.model.unet_config;
+  m.keymap = std::make_unique<ls::adapters::KeyMap>(m.params);
+  m.stack = std::make_unique<ls::adapters::AdapterStack>(m.params);
+}
+
+Engine::~Engine() = default;
+
+std::string Engine::describe() const {
+  const auto& m = impl_->model;
+  auto count = [](const ls::ParamTable& t) {
+    int64_t n = 0;
+    for (const auto& [k, p] : t.all()) n += p.base.numel();
+    return n;
+  };
+  return fmt::format("{}: {} ({}), UNet {:.1f}M params (channels {}, context {}), VAE {:.1f}M, text encoder {:.1f}M "
+                     "({} layers, width {}), prediction {}",
+                     m.source, ls::sd::family_name(m.family),
+                     std::filesystem::is_directory(m.source) ? "diffusers folder" : "single file",
+                     count(impl_->comp->unet_params) / 1e6, fmt::join(m.unet_config.block_out_channels, "/"),
+                     m.unet_config.cross_attention_dim, count(impl_->comp->vae_params) / 1e6,
+                     count(impl_->comp->text_params) / 1e6, m.text_config.num_hidden_layers, m.text_config.hidden_size,
+                     m.scheduler_config.prediction_type);
+}
+
+std::vector<LoraReport> Engine::set_loras(const std::vector<LoraSpec>& stack, LoraMode mode, bool strict) {
+  auto& m = *impl_;
+  std::vector<ls::adapters::StackEntry> entries;
+  std::vector<LoraReport> reports;
+  ls::adapters::LoadOptions lo;
+  lo.strict = strict;
+  for (const auto& s : stack) {
+    auto key = s.path + (strict ? "#strict" : "");
+    auto it = m.cache.find(key);
+    if (it == m.cache.end()) it = m.cache.emplace(key, ls::adapters::load_adapter(s.path, *m.keymap, lo)).first;
+    entries.push_back({it->second, s.unet_strength, s.te_strength});
+    const auto& r = it->second->report;
+    LoraReport out;
+    out.path = s.path;
+    out.format = r.format;
+    out.family = r.family;
+    std::vector<std::string> algos;
+    for (const auto& [a, n] : r.algo_counts) algos.push_back(fmt::format("{}×{}", a, n));
+    out.algorithms = fmt::format("{}", fmt::join(algos, ", "));
+    for (const auto& [c, n] : r.matched_modules) {
+      out.matched_modules += n;
+      if (c == "unet") out.unet_modules += n;
+      else out.te_modules += n;
+    }
+    out.unused_keys = r.unused_keys;
+    auto h = m.hash_cache.find(s.path);
+    if (h == m.hash_cache.end()) h = m.hash_cache.emplace(s.path, ls::io::addnet_hash(s.path)).first;
+    out.short_hash = h->second.substr(0, 12);
+    reports.push_back(std::move(out));
+  }
+  ls::adapters::ApplyMode am = mode == LoraMode::Fuse      ? ls::adapters::ApplyMode::Fuse
+                               : mode == LoraMode::Runtime ? ls::adapters::ApplyMode::Runtime
+                                                           : ls::adapters::ApplyMode::Auto;
+  m.stack->apply(entries, am);  // validates everything before touching the model
+  m.active = stack;
+  m.reports = reports;
+  return reports;
+}
+
+Tensor Engine::Impl::encode_prompt(const std::string& prompt, int clip_skip) const {
+  std::string text = prompt;
+  extract_lora_tags(text);
+  const auto& tc = model.text_config;
+  const int pad = model.family == ls::sd::Family::SD2 ? tc.pad_token_id : tokenizer->eos_id();
+  auto ids = tokenizer->encode_padded(text, tc.max_position_embeddings, pad);
+  Tensor t = Tensor::empty({1, static_cast<int64_t>(ids.size())}, ls::DType::I64);
+  std::copy(ids.begin(), ids.end(), t.data<int64_t>());
+  if (clip_skip < 1 || clip_skip > tc.num_hidden_layers)
+    ls::fail("clip skip {} out of range 1..{}", clip_skip, tc.num_hidden_layers);
+  return comp->text_encoder->encode(t, clip_skip);
+}
+
+namespace {
+Tensor repeat_batch(const Tensor& x, int64_t n) {
+  if (n == 1) return x;
+  std::vector<Tensor> parts(static_cast<size_t>(n), x);
+  return ls::ops::cat(parts, 0);
+}
+
+Tensor load_initial_noise(const std::string& path, const ls::Shape& want) {
+  auto f = ls::io::read_safetensors(path);
+  const Tensor* t = nullptr;
+  for (const char* name : {"noise", "initial_noise", "initial_latents", "latents"})
+    if (f.has(name)) { t = &f.get(name); break; }
+  if (!t && f.tensors.size() == 1) t = &f.tensors.begin()->second;
+  if (!t) ls::fail("{}: no tensor named noise / initial_noise / initial_latents / latents", path);
+  if (!ls::dtype_is_float(t->dtype())) ls::fail("{}: initial noise has dtype {}", path, ls::dtype_name(t->dtype()));
+  if (t->ndim() != 4 || t->dim(1) != want[1] || t->dim(2) != want[2] || t->dim(3) != want[3])
+    ls::fail("{}: initial noise has shape {}, expected (B, {}, {}, {}) for this size", path, ls::shape_str(t->shape()),
+             want[1], want[2], want[3]);
+  return t->to(ls::DType::F32).clone();
+}
+}  // namespace
+
+GenerateResult Engine::generate(const GenerateRequest& req, const ProgressFn& progress) {
+  auto& m = *impl_;
+  const auto t0 = std::chrono::steady_clock::now();
+  const int levels = static_cast<int>(m.model.unet_config.block_out_channels.size());
+  const int multiple = 8 << (levels - 1);
+  if (req.width % multiple || req.height % multiple || req.width <= 0 || req.height <= 0)
+    ls::fail("size {}x{}: width and height must be positive multiples of {} for this model", req.width, req.height,
+             multiple);
+  if (req.steps < 1 || req.steps > 1000) ls::fail("steps {}: must be in 1..1000", req.steps);
+  if (req.batch_size < 1 || req.batch_size > 64) ls::fail("batch size {}: must be in 1..64", req.batch_size);
+  if (!std::isfinite(req.cfg_scale)) ls::fail("cfg scale is not finite");
+  const int64_t lc = m.model.unet_config.in_channels;
+  ls::Shape shape{req.batch_size, lc, req.height / 8, req.width / 8};
+
+  ls::sampling::NoiseGenerator rng(req.seed);
+  Tensor noise = req.initial_noise.empty() ? rng.randn(shape) : load_initial_noise(req.initial_noise, shape);
+  const int64_t batch = noise.dim(0);
+
+  Tensor cond = repeat_batch(m.encode_prompt(req.prompt, req.clip_skip), batch);
+  const bool cfg = req.cfg_scale > 1.0f;
+  Tensor context = cond;
+  if (cfg) {
+    Tensor uncond = repeat_batch(m.encode_prompt(req.negative_prompt, req.clip_skip), batch);
+    context = ls::ops::cat({uncond, cond}, 0);  // diffusers order: [uncond, cond]
+  }
+
+  ls::sampling::SamplerSpec spec;
+  spec.sampler = req.sampler;
+  spec.scheduler = req.scheduler;
+  spec.steps = req.steps;
+  const float scale = req.cfg_scale;
+  auto denoise = [&](const Tensor& x, float timestep) {
+    Tensor input = cfg ? ls::ops::cat({x, x}, 0) : x;
+    Tensor t = Tensor::full({input.dim(0)}, timestep);
+    Tensor out = m.comp->unet->forward(input, t, context);
+    if (!cfg) return out;
+    auto halves = ls::ops::chunk(out, 2, 0);
+    // uncond + s·(cond − uncond), rounded as diffusers does it
+    return ls::ops::add(halves[0], ls::ops::scale(ls::ops::sub(halves[1], halves[0]), scale));
+  };
+  auto ancestral = [&](const ls::Shape& s, int) { return rng.randn(s); };
+  auto on_step = [&](int step, int total, const Tensor&) {
+    if (progress) progress(step + 1, total);
+  };
+  Tensor latents = ls::sampling::sample(spec, m.model.scheduler_config, noise, denoise, ancestral, on_step);
+  if (!req.save_latents.empty()) ls::io::write_safetensors(req.save_latents, {{"latents", latents}});
+
+  Tensor decoded = m.comp->vae->decode(ls::ops::scale(latents, 1.0f / m.model.vae_config.scaling_factor));
+  GenerateResult result;
+  for (auto& im : ls::image::from_tensor(decoded)) result.images.push_back({im.width, im.height, std::move(im.rgb)});
+
+  ParametersInfo info;
+  info.model_name = std::filesystem::path(m.model.source).stem().string();
+  for (size_t i = 0; i < m.active.size(); ++i)
+    info.loras.push_back({std::filesystem::path(m.active[i].path).stem().string(), m.reports[i].short_hash});
+  result.parameters = format_parameters(req, batch, info);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+void write_png(const std::string& path, const Image& img, const std::string& parameters) {
+  ls::image::Image im{img.width, img.height, img.rgb};
+  std::map<std::string, std::string> text;
+  if (!parameters.empty()) text["parameters"] = parameters;
+  ls::image::write_png(path, im, text);
+}
+
+}  // namespace lorastack

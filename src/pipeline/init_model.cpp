@@ -1,0 +1,26 @@
+// `lorastack model init`: random-weight models with the real layout (models/sd1/init.h), plus — for the
+// diffusers-folder form — a byte-level CLIP tokenizer so the folder is runnable with no download.
+#include <filesystem>
+
+#include "lorastack/lorastack.h"
+#include "models/sd1/init.h"
+#include "text/tokenizer_files.h"
+
+namespace lorastack {
+
+void init_model(const std::string& arch, const std::string& config_yaml, uint64_t seed, const std::string& out) {
+  auto cfg = ls::sd::preset_configs(ls::sd::init_arch_from_name(arch));
+  if (!config_yaml.empty()) cfg = ls::sd::configs_from_yaml(config_yaml);  // TODO(lead): exists?
+  const bool single = out.size() > 12 && out.compare(out.size() - 12, 12, ".safetensors") == 0;
+  if (!single) {
+    // The folder form carries its own byte-level tokenizer (514 ids: 512 byte symbols + BOS/EOS).
+    cfg.text.bos_token_id = 512;
+    cfg.text.eos_token_id = 513;
+    cfg.text.pad_token_id = 513;
+    cfg.text.vocab_size = 514;
+  }
+  ls::sd::write_initialized_model(cfg, seed, out);
+  if (!single) ls::text::write_byte_tokenizer((std::filesystem::path(out) / "tokenizer").string());
+}
+
+}  // namespace lorastack

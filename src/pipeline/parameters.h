@@ -1,0 +1,31 @@
+// The A1111 "parameters" text stored in a PNG tEXt chunk (modules/processing.py create_infotext as the
+// reference for field names and order):
+//   <prompt>
+//   Negative prompt: <negative>
+//   Steps: 20, Sampler: Euler, Schedule type: Karras, CFG scale: 7.5, Seed: 42, Size: 512x512, Model: name,
+//   Clip skip: 2, Lora hashes: "style: 0123456789ab, char: ...", Version: lorastack 0.1.0
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "lorastack/lorastack.h"
+
+namespace lorastack {
+
+struct ParametersInfo {
+  std::string model_name;
+  struct Lora {
+    std::string name;        ///< file stem, as A1111 names it
+    std::string short_hash;  ///< 12 hex digits
+  };
+  std::vector<Lora> loras;
+};
+
+/// A1111's display name of a sampler ("euler_a" → "Euler a", "dpm++2m" → "DPM++ 2M").
+std::string a1111_sampler_name(const std::string& sampler);
+
+/// The parameters text for `req` (batch = images generated).
+std::string format_parameters(const GenerateRequest& req, int64_t batch, const ParametersInfo& info);
+
+}  // namespace lorastack

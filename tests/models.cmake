@@ -1,0 +1,1 @@
+ls_test(NAME test_models SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/models/test_models.cpp MODULES runtime io models)

@@ -1,0 +1,3 @@
+ls_test(NAME test_text
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/text/test_tokenizer.cpp ${CMAKE_CURRENT_SOURCE_DIR}/text/test_tokenizer_files.cpp
+  MODULES text)
