@@ -107,38 +107,55 @@ float scalar_of(const Tensor& t, const std::string& path, const std::string& key
   return t.to(DType::F32).data<float>()[0];
 }
 
-Algo detect_algo(const ModuleTensors& m, bool& complete, std::string& why) {
-  complete = true;
+struct Detected {
+  Algo algo = Algo::LoRA;
+  bool complete = true;    ///< every tensor the algorithm needs is present
+  bool side_only = false;  ///< only sidecars (alpha / dora_scale / on_input): nothing to apply
+  std::string why;         ///< what is missing, when !complete
+};
+
+Detected detect_algo(const ModuleTensors& m) {
+  Detected d;
   auto need = [&](std::initializer_list<Part> ps) {
     for (Part p : ps)
-      if (!m.has(p)) {
-        complete = false;
-        why = std::string("missing ") + part_name(p);
-        return;
+      if (d.complete && !m.has(p)) {
+        d.complete = false;
+        d.why = std::string("missing ") + part_name(p);
       }
   };
-  if (m.has(Part::HadaW1A) || m.has(Part::HadaW1B) || m.has(Part::HadaW2A) || m.has(Part::HadaW2B)) {
+  auto any = [&](std::initializer_list<Part> ps) {
+    for (Part p : ps)
+      if (m.has(p)) return true;
+    return false;
+  };
+  if (any({Part::HadaW1A, Part::HadaW1B, Part::HadaW2A, Part::HadaW2B, Part::HadaT1, Part::HadaT2})) {
+    d.algo = Algo::LoHa;
     need({Part::HadaW1A, Part::HadaW1B, Part::HadaW2A, Part::HadaW2B});
-    if (m.has(Part::HadaT1) != m.has(Part::HadaT2)) complete = false, why = "hada_t1 and hada_t2 must come together";
-    return Algo::LoHa;
-  }
-  if (m.has(Part::LokrW1) || m.has(Part::LokrW1A) || m.has(Part::LokrW1B) || m.has(Part::LokrW2) ||
-      m.has(Part::LokrW2A) || m.has(Part::LokrW2B)) {
+    if (d.complete && m.has(Part::HadaT1) != m.has(Part::HadaT2)) {
+      d.complete = false;
+      d.why = "hada_t1 and hada_t2 must come together";
+    }
+  } else if (any({Part::LokrW1, Part::LokrW1A, Part::LokrW1B, Part::LokrW2, Part::LokrW2A, Part::LokrW2B, Part::LokrT2})) {
+    d.algo = Algo::LoKr;
     if (!m.has(Part::LokrW1)) need({Part::LokrW1A, Part::LokrW1B});
-    if (complete && !m.has(Part::LokrW2)) need({Part::LokrW2A, Part::LokrW2B});
-    return Algo::LoKr;
-  }
-  if (m.has(Part::Up) || m.has(Part::Down) || m.has(Part::Mid)) {
+    if (!m.has(Part::LokrW2)) need({Part::LokrW2A, Part::LokrW2B});
+  } else if (any({Part::Up, Part::Down, Part::Mid, Part::UpBias})) {
     need({Part::Up, Part::Down});
-    if (m.has(Part::Mid)) return Algo::LoRACP;
-    return m.has(Part::Down) && m.get(Part::Down).ndim() == 4 ? Algo::LoCon : Algo::LoRA;
+    d.algo = m.has(Part::Mid) ? Algo::LoRACP
+             : m.has(Part::Down) && m.get(Part::Down).ndim() == 4 ? Algo::LoCon
+                                                                   : Algo::LoRA;
+  } else if (m.has(Part::IA3)) {
+    d.algo = Algo::IA3;
+  } else if (any({Part::WNorm, Part::BNorm})) {
+    d.algo = Algo::Norm;
+  } else if (any({Part::Diff, Part::DiffB})) {
+    d.algo = Algo::Diff;
+  } else {
+    d.complete = false;
+    d.side_only = true;
+    d.why = "only side tensors (alpha / dora_scale / on_input), no delta";
   }
-  if (m.has(Part::IA3)) return Algo::IA3;
-  if (m.has(Part::WNorm) || m.has(Part::BNorm)) return Algo::Norm;
-  if (m.has(Part::Diff) || m.has(Part::DiffB)) return Algo::Diff;
-  complete = false;
-  why = "only side tensors (alpha / dora_scale / on_input), no delta";
-  return Algo::LoRA;
+  return d;
 }
 
 // PEFT rank/alpha config: {"unet.lora_alpha": 8, "unet.alpha_pattern": {...}, "unet.use_rslora": false, ...}.
@@ -323,17 +340,13 @@ AdapterFile parse_adapter(const io::TensorFile& file) {
 
   bool lycoris = false;
   for (auto& [name, m] : groups) {
-    bool complete = true;
-    std::string why;
-    m.algo = detect_algo(m, complete, why);
-    if (!complete) {
-      bool only_side = !m.has(Part::Up) && !m.has(Part::Down) && !m.has(Part::Mid) && why.rfind("only", 0) == 0;
-      if (only_side) {  // stray alpha / dora_scale: reported as unused, not an error
-        for (const auto& k : m.file_keys()) af.unknown_keys.push_back(k);
-        continue;
-      }
-      fail("{}: module '{}' ({}) is incomplete: {}", path, name, algo_name(m.algo), why);
+    Detected d = detect_algo(m);
+    m.algo = d.algo;
+    if (d.side_only) {  // a stray alpha / dora_scale: reported as unused, not an error
+      for (const auto& k : m.file_keys()) af.unknown_keys.push_back(k);
+      continue;
     }
+    if (!d.complete) fail("{}: module '{}' ({}) is incomplete: {}", path, name, algo_name(m.algo), d.why);
     m.dora = m.has(Part::DoraScale) || m.has(Part::Magnitude);
     if (m.has(Part::Alpha)) {
       m.has_alpha = true;

@@ -68,7 +68,6 @@ const PickleObject* Unpickler::load() {
   Impl& im = *impl_;
   std::vector<PickleObject*> stack;
   std::vector<size_t> marks;
-  const size_t start = pos_;
   size_t op_at = pos_;
 
   auto bad = [&](const std::string& why) -> void {
@@ -486,7 +485,6 @@ const PickleObject* Unpickler::load() {
         break;
       default: bad(fmt::format("unknown opcode 0x{:02x}", op));
     }
-    (void)start;
   }
 }
 

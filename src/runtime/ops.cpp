@@ -3,6 +3,7 @@
 #include "runtime/ops.h"
 
 #include <algorithm>
+#include <atomic>
 #include <numeric>
 
 #include "runtime/cpu/kernels.h"
@@ -65,6 +66,14 @@ Tensor unary_op(const char* op, cpu::Unary kind, const Tensor& x) {
 
 // ---- matrix products ----
 
+namespace {
+std::atomic<int64_t> g_flops{0};
+void count_flops(int64_t f) { g_flops.fetch_add(f, std::memory_order_relaxed); }
+}  // namespace
+
+int64_t flops() { return g_flops.load(std::memory_order_relaxed); }
+void reset_flops() { g_flops.store(0, std::memory_order_relaxed); }
+
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   need_f32("linear", "x", x);
   need_f32("linear", "weight", weight);
@@ -81,6 +90,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   ys.back() = out;
   Tensor y = Tensor::empty(ys);
   const int64_t m = shape_numel(Shape(x.shape().begin(), x.shape().end() - 1));
+  count_flops(2 * m * in * out);
   cpu::linear(cf(x), cf(weight), bias.defined() ? cf(bias) : nullptr, mf(y), m, in, out);
   return y;
 }
@@ -100,6 +110,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, floa
     fail("matmul: inner dimensions differ: {}{} · {}{}", shape_str(a.shape()), trans_a ? "ᵀ" : "",
          shape_str(b.shape()), trans_b ? "ᵀ" : "");
   Tensor y = batched ? Tensor::empty({batch, m, n}) : Tensor::empty({m, n});
+  count_flops(2 * batch * m * n * ka);
   cpu::batched_matmul(batch, m, n, ka, trans_a, trans_b, alpha, cf(a), cf(b), mf(y));
   return y;
 }
@@ -130,6 +141,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int str
   s.oh = (s.h + 2 * padding - s.kh) / stride + 1;
   s.ow = (s.w + 2 * padding - s.kw) / stride + 1;
   Tensor y = Tensor::empty({s.n, s.o, s.oh, s.ow});
+  count_flops(2 * s.n * s.o * s.oh * s.ow * (s.c / groups) * s.kh * s.kw);
   cpu::conv2d(cf(x), cf(weight), bias.defined() ? cf(bias) : nullptr, mf(y), s);
   return y;
 }
@@ -338,6 +350,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, b
   if (k.dim(1) < 1) fail("attention: no keys (k {})", shape_str(k.shape()));
   Tensor o = Tensor::empty(q.shape());
   if (q.numel() == 0) return o;
+  count_flops(4 * q.dim(0) * q.dim(1) * k.dim(1) * q.dim(2));  // QKᵀ and PV
   cpu::attention(cf(q), cf(k), cf(v), mf(o), q.dim(0), q.dim(1), k.dim(1), heads, q.dim(2) / heads, causal);
   return o;
 }

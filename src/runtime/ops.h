@@ -102,6 +102,13 @@ Tensor embedding(const Tensor& table, const Tensor& ids);
 Tensor timestep_embedding(const Tensor& t, int dim, bool flip_sin_to_cos = true, float freq_shift = 0.0f,
                           float max_period = 10000.0f);
 
+// ---- accounting ----
+
+/// Floating-point operations issued so far by the GEMM-like ops (linear, matmul, conv2d, attention),
+/// counted as 2·M·N·K per product; for benchmarks' GFLOP/s. Thread-safe.
+int64_t flops();
+void reset_flops();
+
 // ---- threading ----
 
 /// Number of worker threads the CPU backend uses (default: hardware threads; env LORASTACK_THREADS).

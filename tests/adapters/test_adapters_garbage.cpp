@@ -329,3 +329,26 @@ TEST(AdapterMath, CpLohaLokrIa3DoraFormulas) {
     EXPECT_LE(err, 1e-5f);
   }
 }
+
+// An SDXL LoRA (kohya names: LDM blocks, lora_te1_/lora_te2_) given to the SD1 model: the LDM-spelled UNet
+// module resolves by name but cannot fit, and the error names the key and both shapes.
+TEST(AdapterGarbage, OtherFamilyAdapter) {
+  std::string k = "lora_unet_input_blocks_4_1_transformer_blocks_0_attn2_to_k";  // down_blocks.1...attn2.to_k [64, 32]
+  std::string e = error_of([&] {
+    from_tensors({{k + ".lora_down.weight", randn({4, 2048}, 1)},
+                  {k + ".lora_up.weight", randn({640, 4}, 2)},
+                  {"lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_down.weight", randn({4, 1280}, 3)},
+                  {"lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_up.weight", randn({5120, 4}, 4)}},
+                 "sdxl.safetensors");
+  });
+  EXPECT_NE(e.find(k), std::string::npos) << e;
+  EXPECT_NE(e.find("[640, 2048]"), std::string::npos) << e;
+  EXPECT_NE(e.find("[64, 32]"), std::string::npos) << e;
+  // Only the text-encoder-2 part: nothing matches at all.
+  e = error_of([&] {
+    from_tensors({{"lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_down.weight", randn({4, 1280}, 3)},
+                  {"lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_up.weight", randn({5120, 4}, 4)}},
+                 "sdxl_te2.safetensors");
+  });
+  EXPECT_NE(e.find("none of its 1 modules"), std::string::npos) << e;
+}

@@ -80,3 +80,34 @@ TEST(ModelInit, SD2ConfigsRoundTripThroughTheFolderForm) {
   EXPECT_EQ(s.text_config.hidden_act, "gelu");
   EXPECT_EQ(s.text_config.num_attention_heads, 1);
 }
+
+TEST(ModelInit, ConfigsFromYamlEqualTinyPreset) {
+  auto y = sd::configs_from_yaml(ls::test::refsuite("model/tiny-sd1.yaml"));
+  auto t = sd::preset_configs(sd::InitArch::Tiny);
+  EXPECT_EQ(y.unet.block_out_channels, t.unet.block_out_channels);
+  EXPECT_EQ(y.unet.num_heads, t.unet.num_heads);
+  EXPECT_EQ(y.unet.cross_attn, t.unet.cross_attn);
+  EXPECT_EQ(y.unet.cross_attention_dim, t.unet.cross_attention_dim);
+  EXPECT_EQ(y.unet.sample_size, t.unet.sample_size);
+  EXPECT_EQ(y.vae.block_out_channels, t.vae.block_out_channels);
+  EXPECT_EQ(y.vae.sample_size, t.vae.sample_size);
+  EXPECT_EQ(y.text.hidden_size, t.text.hidden_size);
+  EXPECT_EQ(y.text.num_attention_heads, t.text.num_attention_heads);
+  EXPECT_EQ(y.text.pad_token_id, 49407);
+  EXPECT_EQ(y.scheduler.prediction_type, "epsilon");
+  std::string dir = ls::test::temp_dir("yaml");
+  ls::test::write_bytes(dir + "/bad.yaml", "model: [1, 2\n");
+  EXPECT_TRUE(ls::test::throws_with([&] { sd::configs_from_yaml(dir + "/bad.yaml"); }, {dir + "/bad.yaml", "yaml"}));
+  ls::test::write_bytes(dir + "/empty.yaml", "foo: 1\n");
+  EXPECT_TRUE(ls::test::throws_with([&] { sd::configs_from_yaml(dir + "/empty.yaml"); }, {"empty.yaml", "model.params"}));
+  ls::test::write_bytes(dir + "/v.yaml",
+                        "model:\n  params:\n    parameterization: \"v\"\n    unet_config:\n      params:\n"
+                        "        model_channels: 320\n        num_head_channels: 64\n        context_dim: 1024\n"
+                        "        use_linear_in_transformer: true\n    first_stage_config:\n      params:\n"
+                        "        ddconfig:\n          ch: 128\n");
+  auto v = sd::configs_from_yaml(dir + "/v.yaml");
+  EXPECT_EQ(v.scheduler.prediction_type, "v_prediction");
+  EXPECT_EQ(v.unet.num_heads, (std::vector<int>{5, 10, 20, 20}));
+  EXPECT_EQ(v.text.hidden_size, 1024);
+  EXPECT_EQ(v.text.pad_token_id, 0);
+}

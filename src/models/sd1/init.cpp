@@ -226,7 +226,7 @@ bool is_norm(const std::string& name, const Shape& shape) {
 }
 
 bool is_output_layer(const std::string& n) {
-  for (const char* k : {"conv_out.", "proj_out.", "to_out.0.", "ff.net.2.", "mlp.fc2.", "out_proj.", "conv2."})
+  for (const char* k : {"proj_out.", "to_out.0.", "ff.net.2.", "mlp.fc2.", "out_proj.", "conv2."})
     if (n.find(k) != std::string::npos) return true;
   return false;
 }

@@ -42,10 +42,17 @@ struct ModelConfigs {
 /// (refsuite/README.md §3).
 ModelConfigs preset_configs(InitArch arch);
 
+/// The configs an LDM yaml describes (v1-inference.yaml style: model.params.unet_config / first_stage_config /
+/// cond_stage_config.params.tiny_text_config / linear_start, linear_end, timesteps, parameterization). The
+/// text encoder is SD1's ViT-L/14 (or SD2's OpenCLIP ViT-H when context_dim is 1024 / linear proj) unless
+/// tiny_text_config gives its sizes. Implemented in loader.cpp with the yaml reader load_model uses.
+/// Throws ls::Error naming `path` when unreadable or when the UNet or VAE section is missing.
+ModelConfigs configs_from_yaml(const std::string& path);
+
 /// Random weights for every parameter of `cfg`, keyed by diffusers names, F32, deterministic for `seed`:
 /// weights ~ N(0, 1/fan_in) (fan_in = in × kh × kw), biases 0, norm gamma 1 / beta 0, embeddings N(0, 0.02²).
-/// Output layers (conv_out, proj_out, to_out, ff.net.2, fc2, out_proj) are scaled by 0.5 so that residual
-/// sums keep activations O(1).
+/// Layers that feed a residual sum (resnet conv2, proj_out, to_out.0, ff.net.2, mlp.fc2, out_proj) are scaled
+/// by 0.5 so activations stay O(1) (tiny preset: UNet eps std ≈ 0.65, VAE decode std ≈ 0.55 for N(0,1) input).
 struct InitWeights {
   std::map<std::string, Tensor> unet, vae, text;
 };

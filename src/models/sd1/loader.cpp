@@ -169,7 +169,7 @@ T yget(const YAML::Node& n, const char* key, T def, const std::string& file) {
   }
 }
 
-YamlConfigs configs_from_yaml(const std::string& file) {
+YamlConfigs parse_ldm_yaml(const std::string& file) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(file);
@@ -387,7 +387,8 @@ void finish_text_config(CLIPTextConfig& t, Family fam) { t.pad_token_id = fam ==
 
 // ---------------------------------------------------------------- diffusers folder
 
-std::string pick_weights(const fs::path& dir, std::initializer_list<const char*> names, const std::string& root) {
+/// The first of `names` present in `dir` (sharded *.index.json weights are refused).
+std::string pick_weights(const fs::path& dir, std::initializer_list<const char*> names) {
   for (const char* n : names)
     if (fs::is_regular_file(dir / n)) return (dir / n).string();
   for (const char* n : names)
@@ -413,11 +414,11 @@ LoadedModel load_folder(const std::string& path) {
 
   std::string uw = pick_weights(root / "unet",
                                 {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors",
-                                 "diffusion_pytorch_model.bin"}, path);
+                                 "diffusion_pytorch_model.bin"});
   std::string vw = pick_weights(root / "vae",
                                 {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors",
-                                 "diffusion_pytorch_model.bin"}, path);
-  std::string tw = pick_weights(root / "text_encoder", {"model.safetensors", "model.fp16.safetensors", "pytorch_model.bin"}, path);
+                                 "diffusion_pytorch_model.bin"});
+  std::string tw = pick_weights(root / "text_encoder", {"model.safetensors", "model.fp16.safetensors", "pytorch_model.bin"});
   m.unet = io::read_checkpoint(uw);
   io::TensorFile vraw = io::read_checkpoint(vw);
   m.vae.path = vw;
@@ -495,7 +496,7 @@ LoadedModel load_single(const std::string& path, const std::string& config_yaml)
 
   std::string yaml = config_yaml.empty() ? find_sidecar_yaml(path) : config_yaml;
   YamlConfigs y;
-  if (!yaml.empty()) y = configs_from_yaml(yaml);
+  if (!yaml.empty()) y = parse_ldm_yaml(yaml);
 
   // Split by component, keeping original keys for messages.
   TensorMap unet_ldm, vae_ldm, text_ldm, openclip;
@@ -597,6 +598,20 @@ Family detect_family(const std::map<std::string, Tensor>& tensors) {
   if (proj_ndim == 2 || ctx == 1024 || openclip) return Family::SD2;
   if (proj_ndim == 4) return Family::SD1;
   return Family::Unknown;
+}
+
+ModelConfigs configs_from_yaml(const std::string& path) {
+  YamlConfigs y = parse_ldm_yaml(path);
+  if (!y.has_unet) fail("{}: no model.params.unet_config.params section", path);
+  if (!y.has_vae) fail("{}: no model.params.first_stage_config.params.ddconfig section", path);
+  const bool sd2 = y.unet.cross_attention_dim == 1024 || y.unet.use_linear_projection;
+  ModelConfigs c = preset_configs(sd2 ? InitArch::SD2 : InitArch::SD1);
+  c.unet = y.unet;
+  c.vae = y.vae;
+  c.scheduler = y.scheduler;
+  if (y.has_text) c.text = y.text;
+  finish_text_config(c.text, sd2 ? Family::SD2 : Family::SD1);
+  return c;
 }
 
 LoadedModel load_model(const std::string& path, const std::string& config_yaml) {
