@@ -10,7 +10,7 @@ namespace lorastack {
 
 void init_model(const std::string& arch, const std::string& config_yaml, uint64_t seed, const std::string& out) {
   auto cfg = ls::sd::preset_configs(ls::sd::init_arch_from_name(arch));
-  if (!config_yaml.empty()) ls::fail("{}: model init --config is not supported yet", config_yaml);
+  if (!config_yaml.empty()) cfg = ls::sd::configs_from_yaml(config_yaml);
   const bool single = out.size() > 12 && out.compare(out.size() - 12, 12, ".safetensors") == 0;
   if (!single) {
     // The folder form carries its own byte-level tokenizer (514 ids: 512 byte symbols + BOS/EOS).

@@ -4,6 +4,10 @@
 #include <cstring>
 #include <limits>
 
+#ifdef LORASTACK_HAS_CUDA
+#include "runtime/cuda/backend.h"
+#endif
+
 namespace ls {
 
 size_t dtype_size(DType t) {
@@ -65,12 +69,21 @@ int64_t shape_numel(const Shape& s) {
   return n;
 }
 
-Tensor Tensor::empty(const Shape& shape, DType dtype) {
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   Tensor t;
   t.shape_ = shape;
   t.numel_ = shape_numel(shape);
   t.dtype_ = dtype;
   size_t bytes = static_cast<size_t>(t.numel_) * dtype_size(dtype);
+  if (device == Device::CUDA) {
+#ifdef LORASTACK_HAS_CUDA
+    t.storage_ = cuda::alloc(bytes);
+    return t;
+#else
+    fail("tensor of shape {} requested on CUDA, but this build has no CUDA backend (LORASTACK_CUDA=OFF or no nvcc)",
+         shape_str(shape));
+#endif
+  }
   size_t alloc = (bytes + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, alloc ? alloc : 64);
   if (!p) fail("out of memory allocating {} bytes for a tensor of shape {}", bytes, shape_str(shape));
@@ -82,8 +95,14 @@ Tensor Tensor::empty(const Shape& shape, DType dtype) {
   return t;
 }
 
-Tensor Tensor::zeros(const Shape& shape, DType dtype) {
-  Tensor t = empty(shape, dtype);
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+#ifdef LORASTACK_HAS_CUDA
+  if (device == Device::CUDA) {
+    cuda::memset_zero(t.raw(), t.nbytes());
+    return t;
+  }
+#endif
   std::memset(t.raw(), 0, t.nbytes());
   return t;
 }
@@ -191,13 +210,39 @@ Tensor Tensor::narrow0(int64_t start, int64_t len) const {
 
 Tensor Tensor::to(DType dtype) const {
   if (dtype == dtype_) return *this;
-  Tensor t = empty(shape_, dtype);
+  Tensor t = empty(shape_, dtype, device());
+#ifdef LORASTACK_HAS_CUDA
+  if (device() == Device::CUDA) {
+    cuda::convert(raw(), dtype_, t.raw(), dtype, numel_);
+    return t;
+  }
+#endif
   convert_elements(raw(), dtype_, t.raw(), dtype, numel_);
   return t;
 }
 
+Tensor Tensor::to_device(Device dev) const {
+  if (!defined() || dev == device()) return *this;
+#ifdef LORASTACK_HAS_CUDA
+  Tensor t = empty(shape_, dtype_, dev);
+  if (dev == Device::CUDA) cuda::copy_to_device(t.raw(), raw(), nbytes());
+  else cuda::copy_to_host(t.raw(), raw(), nbytes());
+  t.requires_grad_ = requires_grad_;
+  return t;
+#else
+  fail("to_device: tensor of shape {} cannot move to CUDA: this build has no CUDA backend", shape_str(shape_));
+#endif
+}
+
 Tensor Tensor::clone() const {
-  Tensor t = empty(shape_, dtype_);
+  Tensor t = empty(shape_, dtype_, device());
+#ifdef LORASTACK_HAS_CUDA
+  if (device() == Device::CUDA) {
+    cuda::copy_on_device(t.raw(), raw(), nbytes());
+    t.requires_grad_ = requires_grad_;
+    return t;
+  }
+#endif
   std::memcpy(t.raw(), raw(), nbytes());
   t.requires_grad_ = requires_grad_;
   return t;

@@ -56,10 +56,12 @@ class Tensor {
  public:
   Tensor() = default;
 
-  /// Uninitialised tensor of `shape` and `dtype` on the CPU (64-byte aligned heap memory).
-  static Tensor empty(const Shape& shape, DType dtype = DType::F32);
-  /// Tensor filled with zeros.
-  static Tensor zeros(const Shape& shape, DType dtype = DType::F32);
+  /// Uninitialised tensor of `shape` and `dtype` on `device` (CPU: 64-byte aligned heap memory; CUDA:
+  /// the backend's caching allocator, runtime/cuda/backend.h). Throws ls::Error when out of memory, or for
+  /// Device::CUDA in a build without the CUDA backend or on a machine without a GPU.
+  static Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = Device::CPU);
+  /// Tensor filled with zeros (on `device`).
+  static Tensor zeros(const Shape& shape, DType dtype = DType::F32, Device device = Device::CPU);
   /// Tensor filled with `value` (F32).
   static Tensor full(const Shape& shape, float value);
   /// Copy of `values` as an F32 tensor of `shape` (numel must match; throws ls::Error).
@@ -90,9 +92,13 @@ class Tensor {
   Tensor reshape(const Shape& shape) const;
   /// Rows [start, start+len) along dimension 0, sharing storage.
   Tensor narrow0(int64_t start, int64_t len) const;
-  /// Converted copy (or this tensor itself when dtype already matches).
+  /// Converted copy (or this tensor itself when dtype already matches). On CUDA, conversions between
+  /// F32, F16 and BF16 run on the device; other CUDA conversions throw ls::Error.
   Tensor to(DType dtype) const;
-  /// Deep copy.
+  /// Copy on `device` (or this tensor itself when it already lives there). CPU ↔ CUDA copies are
+  /// synchronous. Throws ls::Error for CUDA in a build without the CUDA backend.
+  Tensor to_device(Device device) const;
+  /// Deep copy (on the same device).
   Tensor clone() const;
   /// True when both tensors share the same storage block.
   bool shares_storage(const Tensor& o) const { return storage_ == o.storage_; }

@@ -43,6 +43,7 @@ struct Case {
   const char* sampler;
   const char* scheduler;
 };
+void PrintTo(const Case& c, std::ostream* os) { *os << c.sampler << "/" << c.scheduler; }
 
 lorastack::GenerateRequest refsuite_request(const ls::io::TensorFile& ref, const Case& c, const std::string& tag) {
   std::string noise = tmp(std::string(tag) + "-noise.safetensors");

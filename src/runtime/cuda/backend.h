@@ -1,0 +1,95 @@
+// The CUDA backend of ls::ops (runtime/ops.h), compiled only when LORASTACK_HAS_CUDA is defined
+// (cmake/Cuda.cmake). Host-only C++ interface: no CUDA headers, so tensor.cpp and ops.cpp include it freely.
+//
+// Model: one current GPU (set_device), the legacy default stream for every kernel, cuBLAS call and copy, so
+// host ↔ device copies are ordered after the work that produced their source. Device memory comes from a
+// caching allocator keyed by (rounded) size: a freed block is kept for the next allocation of that size, so the
+// steady state of a denoising loop does no cudaMalloc. Nothing here touches the GPU until first used, so a
+// CUDA build loads and runs the CPU suite on a machine without one.
+//
+// Compute dtypes: F32 (fp32 mode: cuBLAS without TF32, every product in fp32), F16 and BF16 (16-bit storage,
+// fp32 accumulation in GEMMs; softmax and norm statistics in fp32). Op functions take validated shapes from
+// runtime/ops.cpp; inputs may sit on the CPU (they are uploaded) and in another float dtype (converted to
+// the op's compute dtype: that of the weight for linear/conv2d, else of the first CUDA input). Outputs are
+// CUDA tensors of the compute dtype. Errors throw ls::Error naming the op / CUDA call and the CUDA message.
+#pragma once
+
+#ifdef LORASTACK_HAS_CUDA
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/cpu/kernels.h"
+#include "runtime/tensor.h"
+
+namespace ls::cuda {
+
+// ---- device and memory (memory.cpp) ----
+
+/// Number of usable CUDA devices (0 when there is no driver or no GPU; never throws).
+int device_count();
+/// Make GPU `index` current for this process (cudaSetDevice). Throws ls::Error naming the index when
+/// there is no such device. Call before the first CUDA tensor is made.
+void set_device(int index);
+/// "NVIDIA H200 (sm_90, 139.8 GiB)" for the current device. Throws when there is none.
+std::string device_name();
+/// A block of at least `bytes` device bytes from the caching allocator (Storage::device = CUDA).
+/// Throws ls::Error naming the size when the GPU is out of memory (after releasing the cache once).
+std::shared_ptr<Storage> alloc(size_t bytes);
+/// Release every cached (free) block back to the driver.
+void empty_cache();
+/// Bytes handed out and not yet returned; peak of that since start (or since reset_peak).
+size_t bytes_in_use();
+size_t peak_bytes();
+void reset_peak();
+/// Synchronous copies (legacy default stream): host → device, device → host, device → device.
+void copy_to_device(void* dst, const void* src, size_t bytes);
+void copy_to_host(void* dst, const void* src, size_t bytes);
+void copy_on_device(void* dst, const void* src, size_t bytes);
+/// 2-D device copy: `rows` rows of `row_bytes` bytes with the given pitches (cudaMemcpy2D).
+void copy_2d(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t row_bytes, size_t rows);
+void memset_zero(void* dst, size_t bytes);
+/// Wait for all queued GPU work; throws on a pending asynchronous error.
+void synchronize();
+/// Convert `n` elements between F32, F16 and BF16 on the device (throws for other dtypes).
+void convert(const void* src, DType from, void* dst, DType to, int64_t n);
+
+// ---- ops (ops.cpp): shapes already validated by runtime/ops.cpp ----
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, float alpha);
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const cpu::ConvShape& s);
+Tensor upsample_nearest2x(const Tensor& x);
+Tensor pad_right_bottom(const Tensor& x, int right, int bottom);
+Tensor group_norm(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta, float eps, bool silu);
+Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps);
+Tensor unary(cpu::Unary f, const Tensor& x);
+Tensor geglu(const Tensor& x);
+/// a ∘ b with b laid out per `mode` (cpu::Bcast; `inner` = H·W for PerChannel).
+Tensor binary(cpu::Binary op, cpu::Bcast mode, const Tensor& a, const Tensor& b, int64_t inner);
+/// In place a += b; `a` must already be a CUDA tensor.
+void add_(Tensor& a, const Tensor& b, cpu::Bcast mode, int64_t inner);
+Tensor scale(const Tensor& x, float s);
+Tensor axpby(float a, const Tensor& x, float b, const Tensor& y);
+Tensor softmax(const Tensor& x);
+Tensor cat(const std::vector<Tensor>& xs, int dim, const Shape& out_shape);
+std::vector<Tensor> chunk(const Tensor& x, int n, int dim);
+Tensor permute(const Tensor& x, const std::vector<int>& perm, const Shape& out_shape);
+/// Per sample transpose [rows, cols] → [cols, rows] (nchw_to_nlc / nlc_to_nchw).
+Tensor transpose_batched(const Tensor& x, int64_t batch, int64_t rows, int64_t cols, const Shape& out_shape);
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, bool causal);
+/// table on CUDA (or uploaded), ids I64/I32 on the CPU (range-checked there, then uploaded).
+Tensor embedding(const Tensor& table, const Tensor& ids);
+
+/// True when any of the defined tensors lives on the GPU.
+inline bool any(std::initializer_list<const Tensor*> ts) {
+  for (const Tensor* t : ts)
+    if (t->defined() && t->device() == Device::CUDA) return true;
+  return false;
+}
+
+}  // namespace ls::cuda
+
+#endif  // LORASTACK_HAS_CUDA

@@ -1,0 +1,31 @@
+// Internal helpers shared by the CUDA backend's host files (memory.cpp, ops.cpp, gemm.cpp): error checks and
+// the cuBLAS entry point. Not part of the backend's interface (that is backend.h).
+#pragma once
+
+#ifdef LORASTACK_HAS_CUDA
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "runtime/cuda/kernels.h"
+#include "runtime/tensor.h"
+
+namespace ls::cuda {
+
+/// Throws ls::Error "CUDA: <what> failed: <message>" unless e == cudaSuccess.
+void check(cudaError_t e, const char* what);
+/// Throws ls::Error naming `kernel` when the last launch failed (cudaGetLastError).
+void check_launch(const char* kernel);
+
+/// Row-major strided-batched GEMM through cuBLAS: for i < batch,
+/// C_i[m, n] = alpha · op(A_i)[m, k] · op(B_i)[k, n] + beta · C_i, with A_i = a + i·stride_a (elements), etc.
+/// A and B have dtype `ab`, C dtype `c` (F32, or equal to ab); fp32 accumulation always, no TF32.
+/// Leading dimensions are row-major (elements between rows as stored). Throws ls::Error on a cuBLAS error.
+void gemm(DType ab, DType c, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const void* a,
+          int64_t lda, int64_t stride_a, const void* b, int64_t ldb, int64_t stride_b, float beta, void* cmat,
+          int64_t ldc, int64_t stride_c, int64_t batch);
+
+}  // namespace ls::cuda
+
+#endif  // LORASTACK_HAS_CUDA
