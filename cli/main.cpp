@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "lorastack/lorastack.h"
+#include "toolbox_commands.h"
 
 namespace {
 
@@ -20,51 +21,11 @@ struct GenerateArgs {
   std::string out = "output.png";
 };
 
-// --lora PATH_OR_NAME[:STRENGTH[:TE_STRENGTH]]; a path may itself contain ':' only if it exists as is.
-lorastack::LoraSpec parse_lora_arg(const std::string& arg, const std::string& lora_dir) {
-  lorastack::LoraSpec s;
-  std::string name = arg;
-  std::vector<std::string> parts;
-  size_t pos = 0, next;
-  while ((next = arg.find(':', pos)) != std::string::npos) {
-    parts.push_back(arg.substr(pos, next - pos));
-    pos = next + 1;
-  }
-  parts.push_back(arg.substr(pos));
-  auto num = [&](const std::string& v) {
-    try {
-      size_t used = 0;
-      float f = std::stof(v, &used);
-      if (used != v.size()) throw std::invalid_argument(v);
-      return f;
-    } catch (const std::exception&) {
-      throw std::runtime_error("--lora " + arg + ": strength '" + v + "' is not a number");
-    }
-  };
-  if (parts.size() >= 2 && access(arg.c_str(), F_OK) != 0) {
-    // trailing numeric fields are strengths
-    size_t k = parts.size();
-    std::vector<float> w;
-    while (k > 1 && w.size() < 2) {
-      const std::string& v = parts[k - 1];
-      if (v.empty() || v.find_first_not_of("+-.0123456789eE") != std::string::npos) break;
-      w.insert(w.begin(), num(v));
-      --k;
-    }
-    name.clear();
-    for (size_t i = 0; i < k; ++i) name += (i ? ":" : "") + parts[i];
-    if (w.size() >= 1) s.unet_strength = s.te_strength = w[0];
-    if (w.size() == 2) s.te_strength = w[1];
-  }
-  s.path = lorastack::resolve_lora(name, lora_dir);
-  return s;
-}
-
 int run_generate(GenerateArgs& a) {
   lorastack::Engine engine(a.model);
   std::cerr << engine.describe() << "\n";
   std::vector<lorastack::LoraSpec> stack;
-  for (const auto& l : a.loras) stack.push_back(parse_lora_arg(l, a.lora_dir));
+  for (const auto& l : a.loras) stack.push_back(lorastack::parse_lora_arg(l, a.lora_dir));
   for (auto& t : lorastack::extract_lora_tags(a.req.prompt)) {
     t.path = lorastack::resolve_lora(t.path, a.lora_dir);
     stack.push_back(t);
@@ -120,6 +81,9 @@ int main(int argc, char** argv) {
   gen->add_option("--tokenizer", g.model.tokenizer_dir, "folder with vocab.json and merges.txt");
   gen->add_option("--prediction", g.model.prediction_type, "epsilon | v_prediction (default: from the model)");
   gen->add_option("--threads", g.model.threads, "CPU threads (0 = all)");
+  gen->add_option("--device", g.model.device, "cpu | cuda | cuda:N (GPU backend, when built with CUDA)");
+  gen->add_option("--precision", g.model.precision, "fp32 | fp16 | bf16 (CUDA compute precision)")
+      ->check(CLI::IsMember({"fp32", "fp16", "bf16"}));
   gen->add_option("-p,--prompt", g.req.prompt, "prompt")->required();
   gen->add_option("-n,--negative-prompt", g.req.negative_prompt, "negative prompt");
   gen->add_option("--steps", g.req.steps, "sampling steps")->check(CLI::Range(1, 1000));
@@ -154,9 +118,15 @@ int main(int argc, char** argv) {
   info->add_option("model", info_opts.model, "checkpoint file or diffusers folder")->required();
   info->add_option("--config", info_opts.config_yaml, "LDM yaml config");
 
+  ToolboxActions toolbox;
+  add_lora_commands(app, toolbox);
+  add_models_commands(app, toolbox);
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (gen->parsed()) return run_generate(g);
+    for (auto& [sub, action] : toolbox)
+      if (sub->parsed()) return action();
     if (init->parsed()) {
       lorastack::init_model(arch, init_cfg, init_seed, init_out);
       std::cout << init_out << "\n";

@@ -22,6 +22,9 @@ struct ModelOptions {
   std::string tokenizer_dir;  ///< optional folder with vocab.json + merges.txt (else searched)
   std::string prediction_type;  ///< "" (from the model's config), "epsilon" or "v_prediction"
   int threads = 0;            ///< CPU threads; 0 = all hardware threads (or LORASTACK_THREADS)
+  // ---- GPU backend (issue 5) ----
+  std::string device = "cpu";     ///< "cpu", "cuda" or "cuda:N" (needs a build with the CUDA backend)
+  std::string precision = "fp32"; ///< compute precision on CUDA: "fp32", "fp16" or "bf16" (CPU: fp32 only)
 };
 
 /// One adapter in a stack. `path` is a file path or a name resolved in `lora_dir` (file stem, subfolders too).
@@ -120,14 +123,20 @@ void init_model(const std::string& arch, const std::string& config_yaml, uint64_
 
 namespace lorastack {
 
-/// Remove A1111 LoRA tags from `prompt` and return them in order: `<lora:name:w>` (te = unet = w),
-/// `<lora:name:te:unet>`, `<lora:name>` (1.0), named `te=`/`unet=` arguments. Unparsable weights throw
-/// naming the tag. Whitespace left by a removed tag is collapsed.
+/// Remove A1111 LoRA tags from `prompt` and return them in order (names unresolved, in `path`):
+/// `<lora:name:w>` (te = unet = w), `<lora:name:te:unet>`, `<lora:name>` (1.0), named `te=`/`unet=`,
+/// `<lyco:…>` alike. Unparsable weights throw naming the tag. Spaces left behind are collapsed, ends trimmed.
+/// Prompts over 64 KiB and more than 64 tags throw (resource limits, src/pipeline/limits.h).
 std::vector<LoraSpec> extract_lora_tags(std::string& prompt);
 
 /// Resolve `name` to an adapter file: an existing path as is; else, in `lora_dir` and its subfolders, a
 /// file whose stem (or relative path without extension) equals `name` (.safetensors, .ckpt, .pt, .pth).
 /// Throws naming the name and the folder when none or several match.
 std::string resolve_lora(const std::string& name, const std::string& lora_dir);
+
+/// Parse a `--lora PATH_OR_NAME[:STRENGTH[:TE_STRENGTH]]` argument (TE_STRENGTH defaults to STRENGTH; only
+/// trailing numeric fields are strengths, so paths with ':' survive) and resolve the name in `lora_dir`.
+/// Throws naming the argument on an empty name, a non-finite strength, or a name that resolves to nothing.
+LoraSpec parse_lora_arg(const std::string& arg, const std::string& lora_dir);
 
 }  // namespace lorastack

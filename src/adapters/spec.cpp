@@ -139,14 +139,5 @@ std::vector<StackEntry> load_stack(const std::vector<LoraSpec>& specs, const std
   return out;
 }
 
-std::string lora_hashes_infotext(const std::vector<StackEntry>& entries) {
-  std::string list;
-  for (const StackEntry& e : entries) {
-    if (!e.adapter) continue;
-    std::string stem = std::filesystem::path(e.adapter->file.path).stem().string();
-    list += (list.empty() ? "" : ", ") + stem + ": " + e.adapter->report.short_hash;
-  }
-  return list.empty() ? list : "Lora hashes: \"" + list + "\"";
-}
 
 }  // namespace ls::adapters

@@ -46,8 +46,5 @@ using AdapterCache = std::map<std::string, std::shared_ptr<const Adapter>>;
 std::vector<StackEntry> load_stack(const std::vector<LoraSpec>& specs, const std::vector<std::string>& dirs,
                                    const KeyMap& keymap, AdapterCache& cache, const LoadOptions& opts = {});
 
-/// The A1111 infotext fragment naming the active adapters with their short hashes, e.g.
-/// `Lora hashes: "ink: 3d2b3c2180ef, glow: cd36169e8059"` (name = file stem); "" for an empty stack.
-std::string lora_hashes_infotext(const std::vector<StackEntry>& entries);
 
 }  // namespace ls::adapters

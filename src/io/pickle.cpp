@@ -153,17 +153,19 @@ const PickleObject* Unpickler::load() {
   };
   auto parse_dec = [&](std::string s) -> int64_t {
     if (!s.empty() && s.back() == 'L') s.pop_back();
-    if (s.empty() || s.size() > 19) bad("integer '" + printable(s) + "' out of range");
+    if (s.empty() || s.size() > 20) bad("integer '" + printable(s) + "' out of range");
     size_t i = 0;
     bool neg = false;
     if (s[0] == '-' || s[0] == '+') neg = s[i++] == '-';
     if (i == s.size()) bad("bad integer '" + printable(s) + "'");
-    int64_t v = 0;
+    if (s.size() - i > 19) bad("integer '" + printable(s) + "' out of range");
+    uint64_t v = 0;  // ≤ 19 digits fit in uint64; the int64 range is checked before converting
     for (; i < s.size(); ++i) {
       if (s[i] < '0' || s[i] > '9') bad("bad integer '" + printable(s) + "'");
-      v = v * 10 + (s[i] - '0');
+      v = v * 10 + static_cast<uint64_t>(s[i] - '0');
     }
-    return neg ? -v : v;
+    if (v > static_cast<uint64_t>(INT64_MAX) + (neg ? 1 : 0)) bad("integer '" + printable(s) + "' out of range");
+    return neg ? static_cast<int64_t>(0 - v) : static_cast<int64_t>(v);
   };
   auto as_int = [&](const PickleObject* o, const char* what) -> int64_t {
     if (o->kind != K::Int) bad(std::string(what) + " is not an integer");

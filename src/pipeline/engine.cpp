@@ -5,19 +5,23 @@
 #include <filesystem>
 
 #include "adapters/adapter.h"
+#include "adapters/spec.h"
 #include "adapters/stack.h"
 #include "image/image.h"
-#include "io/hashes.h"
 #include "io/safetensors.h"
 #include "lorastack/lorastack.h"
 #include "models/sd1/components.h"
 #include "models/sd1/loader.h"
+#include "pipeline/limits.h"
 #include "pipeline/parameters.h"
 #include "runtime/ops.h"
 #include "sampling/rng.h"
 #include "sampling/sampler.h"
 #include "text/clip_tokenizer.h"
 #include "text/tokenizer_files.h"
+#ifdef LORASTACK_HAS_CUDA
+#include "runtime/cuda/backend.h"
+#endif
 
 namespace lorastack {
 
@@ -33,9 +37,15 @@ struct Engine::Impl {
   std::unique_ptr<ls::adapters::AdapterStack> stack;
   std::vector<LoraSpec> active;
   std::vector<LoraReport> reports;
-  /// Parsed adapters by path, kept so switching back to a stack does not re-read files.
-  std::map<std::string, std::shared_ptr<const ls::adapters::Adapter>> cache;
-  std::map<std::string, std::string> hash_cache;
+  /// Parsed adapters by path (and strictness), kept so switching back to a stack does not re-read files.
+  ls::adapters::AdapterCache cache;
+  // ---- GPU backend (issue 5): where the three components run ----
+  ls::Device device = ls::Device::CPU;
+  ls::DType compute = ls::DType::F32;
+  /// Parse options.device / options.precision, select the GPU, move every ParamTable there.
+  void place_components();
+  /// A model output as an F32 CPU tensor (the sampler and the image code run on the CPU).
+  static Tensor host_f32(const Tensor& t) { return t.to_device(ls::Device::CPU).to(ls::DType::F32); }
 
   /// Conditioning [1, 77, D] for one prompt (LoRA tags removed; the tokenizer never sees them).
   Tensor encode_prompt(const std::string& prompt, int clip_skip) const;
@@ -58,6 +68,7 @@ Engine::Engine(const ModelOptions& options) : impl_(std::make_unique<Impl>()) {
     ls::fail("{}: tokenizer in {} has {} tokens but the text encoder's embedding has {} rows", options.model,
              tok_dir.empty() ? "the data directory" : tok_dir, m.tokenizer->vocab_size(), m.model.text_config.vocab_size);
   m.comp = ls::sd::build_components(m.model);
+  m.place_components();
   m.params.unet = &m.comp->unet_params;
   m.params.text_encoder = &m.comp->text_params;
   m.params.unet_config = &m.model.unet_config;
@@ -66,6 +77,41 @@ Engine::Engine(const ModelOptions& options) : impl_(std::make_unique<Impl>()) {
 }
 
 Engine::~Engine() = default;
+
+// ---- GPU backend (issue 5) ----
+void Engine::Impl::place_components() {
+  const std::string& d = options.device;
+  int index = -1;
+  if (d == "cpu" || d.empty()) {
+    index = -1;
+  } else if (d == "cuda") {
+    index = 0;
+  } else if (d.rfind("cuda:", 0) == 0 && d.size() > 5 && d.find_first_not_of("0123456789", 5) == std::string::npos &&
+             d.size() < 10) {
+    index = std::stoi(d.substr(5));
+  } else {
+    ls::fail("--device '{}': expected cpu, cuda or cuda:N", d);
+  }
+  const std::string& p = options.precision;
+  if (p == "fp32" || p.empty()) compute = ls::DType::F32;
+  else if (p == "fp16") compute = ls::DType::F16;
+  else if (p == "bf16") compute = ls::DType::BF16;
+  else ls::fail("--precision '{}': expected fp32, fp16 or bf16", p);
+  if (index < 0) {
+    if (compute != ls::DType::F32) ls::fail("--precision {}: the CPU backend computes in fp32 only (use --device cuda)", p);
+    return;
+  }
+#ifdef LORASTACK_HAS_CUDA
+  ls::cuda::set_device(index);
+  device = ls::Device::CUDA;
+  for (ls::ParamTable* t : {&comp->unet_params, &comp->vae_params}) t->to_device(device, compute);
+  // bf16's 8-bit mantissa in the conditioning is amplified by CFG (cond − uncond times the scale): the text
+  // encoder (well under 1 % of the FLOPs of a generation) stays fp32 in bf16 mode.
+  comp->text_params.to_device(device, compute == ls::DType::BF16 ? ls::DType::F32 : compute);
+#else
+  ls::fail("--device {}: this lorastack was built without the CUDA backend (rebuild with nvcc and LORASTACK_CUDA)", d);
+#endif
+}
 
 std::string Engine::describe() const {
   const auto& m = impl_->model;
@@ -86,6 +132,7 @@ std::string Engine::describe() const {
 
 std::vector<LoraReport> Engine::set_loras(const std::vector<LoraSpec>& stack, LoraMode mode, bool strict) {
   auto& m = *impl_;
+  limits::check_lora_stack(stack);  // [limits] number of adapters, strengths: pipeline/limits.h (issue 4)
   std::vector<ls::adapters::StackEntry> entries;
   std::vector<LoraReport> reports;
   ls::adapters::LoadOptions lo;
@@ -109,15 +156,16 @@ std::vector<LoraReport> Engine::set_loras(const std::vector<LoraSpec>& stack, Lo
       else out.te_modules += n;
     }
     out.unused_keys = r.unused_keys;
-    auto h = m.hash_cache.find(s.path);
-    if (h == m.hash_cache.end()) h = m.hash_cache.emplace(s.path, ls::io::addnet_hash(s.path)).first;
-    out.short_hash = h->second.substr(0, 12);
+    out.short_hash = r.short_hash;
     reports.push_back(std::move(out));
   }
   ls::adapters::ApplyMode am = mode == LoraMode::Fuse      ? ls::adapters::ApplyMode::Fuse
                                : mode == LoraMode::Runtime ? ls::adapters::ApplyMode::Runtime
                                                            : ls::adapters::ApplyMode::Auto;
   m.stack->apply(entries, am);  // validates everything before touching the model
+  // GPU backend: upload the values the stack recomputed on the CPU (no-op on the CPU or when already placed)
+  m.comp->unet_params.sync_device();
+  m.comp->text_params.sync_device();
   m.active = stack;
   m.reports = reports;
   return reports;
@@ -163,18 +211,15 @@ GenerateResult Engine::generate(const GenerateRequest& req, const ProgressFn& pr
   const auto t0 = std::chrono::steady_clock::now();
   const int levels = static_cast<int>(m.model.unet_config.block_out_channels.size());
   const int multiple = 8 << (levels - 1);
-  if (req.width % multiple || req.height % multiple || req.width <= 0 || req.height <= 0)
-    ls::fail("size {}x{}: width and height must be positive multiples of {} for this model", req.width, req.height,
-             multiple);
-  if (req.steps < 1 || req.steps > 1000) ls::fail("steps {}: must be in 1..1000", req.steps);
-  if (req.batch_size < 1 || req.batch_size > 64) ls::fail("batch size {}: must be in 1..64", req.batch_size);
-  if (!std::isfinite(req.cfg_scale)) ls::fail("cfg scale is not finite");
+  // [limits] size, steps, batch, cfg scale and prompt lengths: pipeline/limits.h (issue 4)
+  limits::check_request(req, multiple);
   const int64_t lc = m.model.unet_config.in_channels;
   ls::Shape shape{req.batch_size, lc, req.height / 8, req.width / 8};
 
   ls::sampling::NoiseGenerator rng(req.seed);
   Tensor noise = req.initial_noise.empty() ? rng.randn(shape) : load_initial_noise(req.initial_noise, shape);
   const int64_t batch = noise.dim(0);
+  limits::check_batch(batch, int64_t{req.width} * req.height, "initial noise batch");  // [limits]
 
   Tensor cond = repeat_batch(m.encode_prompt(req.prompt, req.clip_skip), batch);
   const bool cfg = req.cfg_scale > 1.0f;
@@ -192,7 +237,7 @@ GenerateResult Engine::generate(const GenerateRequest& req, const ProgressFn& pr
   auto denoise = [&](const Tensor& x, float timestep) {
     Tensor input = cfg ? ls::ops::cat({x, x}, 0) : x;
     Tensor t = Tensor::full({input.dim(0)}, timestep);
-    Tensor out = m.comp->unet->forward(input, t, context);
+    Tensor out = Impl::host_f32(m.comp->unet->forward(input, t, context));  // sampler math stays on the CPU
     if (!cfg) return out;
     auto halves = ls::ops::chunk(out, 2, 0);
     // uncond + s·(cond − uncond), rounded as diffusers does it
@@ -205,7 +250,8 @@ GenerateResult Engine::generate(const GenerateRequest& req, const ProgressFn& pr
   Tensor latents = ls::sampling::sample(spec, m.model.scheduler_config, noise, denoise, ancestral, on_step);
   if (!req.save_latents.empty()) ls::io::write_safetensors(req.save_latents, {{"latents", latents}});
 
-  Tensor decoded = m.comp->vae->decode(ls::ops::scale(latents, 1.0f / m.model.vae_config.scaling_factor));
+  Tensor decoded =
+      Impl::host_f32(m.comp->vae->decode(ls::ops::scale(latents, 1.0f / m.model.vae_config.scaling_factor)));
   GenerateResult result;
   for (auto& im : ls::image::from_tensor(decoded)) result.images.push_back({im.width, im.height, std::move(im.rgb)});
 

@@ -10,6 +10,37 @@ Param& ParamTable::add(const std::string& name, const Tensor& base) {
   return p;
 }
 
+void Param::set_value(const Tensor& v) {
+  if (!v.defined()) fail("{}: set_value with an undefined tensor", name);
+  if (base.defined() && v.shape() != base.shape())
+    fail("{}: set_value with shape {}, expected {}", name, shape_str(v.shape()), shape_str(base.shape()));
+  // convert on the host when leaving the CPU in F32 (cheap, and the upload is then the final bytes)
+  Tensor t = v.device() == Device::CPU && device == Device::CPU ? v.to(DType::F32) : v;
+  value = t.to_device(device).to(compute);
+}
+
+void ParamTable::to_device(Device device, DType compute) {
+  if (device == Device::CPU && compute != DType::F32)
+    fail("{}: the CPU backend computes in F32, not {}", component_, dtype_name(compute));
+  if (compute != DType::F32 && compute != DType::F16 && compute != DType::BF16)
+    fail("{}: compute dtype {} is not F32, F16 or BF16", component_, dtype_name(compute));
+  for (auto& [name, p] : params_) {
+    p.device = device;
+    p.compute = compute;
+    p.value = p.value.to_device(device).to(compute);
+  }
+}
+
+int ParamTable::sync_device() {
+  int moved = 0;
+  for (auto& [name, p] : params_)
+    if (p.value.defined() && (p.value.device() != p.device || p.value.dtype() != p.compute)) {
+      p.value = p.value.to_device(p.device).to(p.compute);
+      ++moved;
+    }
+  return moved;
+}
+
 Param& ParamTable::get(const std::string& name, const Shape& shape) {
   auto it = params_.find(name);
   if (it == params_.end()) {

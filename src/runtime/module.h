@@ -38,9 +38,16 @@ class SidePath {
 struct Param {
   std::string name;
   Tensor base;   ///< as loaded (storage dtype, maybe mmapped); never written
-  Tensor value;  ///< F32 on the compute device; what layers use
+  Tensor value;  ///< compute copy on `device` in `compute` dtype (F32 on the CPU); what layers use
   LayerSpec spec;
   std::vector<std::shared_ptr<const SidePath>> side;  ///< runtime adapters on this weight
+  Device device = Device::CPU;  ///< where `value` lives (ParamTable::to_device)
+  DType compute = DType::F32;   ///< dtype of `value` (F32 on the CPU; F32 / F16 / BF16 on CUDA)
+
+  /// Replace `value` by `v` (any float dtype, any device; typically F32 computed on the CPU from `base`
+  /// by a LoRA fuse), copied to this parameter's device and converted to its compute dtype. Throws
+  /// ls::Error when `v`'s shape differs from `base`'s or the copy fails (then `value` is unchanged).
+  void set_value(const Tensor& v);
 };
 
 /// Named parameters of one model component. Lookups of missing names throw ls::Error naming the
@@ -58,6 +65,13 @@ class ParamTable {
   std::map<std::string, Param>& all() { return params_; }
   const std::map<std::string, Param>& all() const { return params_; }
   const std::string& component() const { return component_; }
+  /// Move every parameter's `value` to `device` in dtype `compute` (F32 on the CPU; F32/F16/BF16 on CUDA)
+  /// and record both in the Param, so later set_value / sync_device keep them there. Throws ls::Error
+  /// (CUDA unavailable, out of memory, a non-float compute dtype).
+  void to_device(Device device, DType compute = DType::F32);
+  /// Re-place every `value` that is not on its Param's device / compute dtype (e.g. written on the CPU by
+  /// code that does not call set_value). Returns how many were moved.
+  int sync_device();
 
  private:
   std::string component_;

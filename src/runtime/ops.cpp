@@ -1,5 +1,7 @@
 // Dispatch layer of the op set (runtime/ops.h): validates devices, dtypes and shapes, allocates the
-// output and calls the backend kernel (runtime/cpu/kernels.h). A CUDA backend adds a branch per op.
+// output and calls the backend kernel (runtime/cpu/kernels.h). In a CUDA build (LORASTACK_HAS_CUDA) each op
+// has one branch: when any input lives on the GPU the op runs there (runtime/cuda/backend.h), CPU inputs
+// being uploaded, after the same validation.
 #include "runtime/ops.h"
 
 #include <algorithm>
@@ -7,14 +9,24 @@
 #include <numeric>
 
 #include "runtime/cpu/kernels.h"
+#ifdef LORASTACK_HAS_CUDA
+#include "runtime/cuda/backend.h"
+/// `if (any input on CUDA) return cuda::op(...)`: the whole CUDA dispatch of one op.
+#define LS_ON_CUDA(inputs, call) \
+  if (::ls::cuda::any(inputs)) return call
+#else
+#define LS_ON_CUDA(inputs, call) (void)0
+#endif
 
 namespace ls::ops {
 namespace {
 
-/// Throws unless `t` is a defined F32 tensor on the CPU (the only backend built today).
+/// Throws unless `t` is a defined F32 tensor (on the CPU), or an F32 / F16 / BF16 tensor on CUDA.
 void need_f32(const char* op, const char* what, const Tensor& t) {
   if (!t.defined()) fail("{}: {} is undefined", op, what);
-  if (t.device() != Device::CPU) fail("{}: {} is on CUDA, but this build has only the CPU backend", op, what);
+  if (t.device() == Device::CUDA &&
+      (t.dtype() == DType::F32 || t.dtype() == DType::F16 || t.dtype() == DType::BF16))
+    return;
   if (t.dtype() != DType::F32)
     fail("{}: {} has dtype {}, expected F32 (convert with .to(DType::F32))", op, what, dtype_name(t.dtype()));
 }
@@ -50,6 +62,7 @@ Tensor binary_op(const char* op, cpu::Binary kind, const Tensor& a, const Tensor
   need_f32(op, "b", b);
   int64_t inner;
   const cpu::Bcast mode = broadcast_mode(op, a, b, inner);
+  LS_ON_CUDA((std::initializer_list<const Tensor*>{&a, &b}), cuda::binary(kind, mode, a, b, inner));
   Tensor y = Tensor::empty(a.shape());
   cpu::binary(kind, mode, cf(a), cf(b), mf(y), a.numel(), b.numel(), inner);
   return y;
@@ -57,6 +70,7 @@ Tensor binary_op(const char* op, cpu::Binary kind, const Tensor& a, const Tensor
 
 Tensor unary_op(const char* op, cpu::Unary kind, const Tensor& x) {
   need_f32(op, "x", x);
+  LS_ON_CUDA({&x}, cuda::unary(kind, x));
   Tensor y = Tensor::empty(x.shape());
   cpu::unary(kind, cf(x), mf(y), x.numel());
   return y;
@@ -88,9 +102,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   }
   Shape ys = x.shape();
   ys.back() = out;
-  Tensor y = Tensor::empty(ys);
   const int64_t m = shape_numel(Shape(x.shape().begin(), x.shape().end() - 1));
   count_flops(2 * m * in * out);
+  LS_ON_CUDA((std::initializer_list<const Tensor*>{&x, &weight, &bias}), cuda::linear(x, weight, bias));
+  Tensor y = Tensor::empty(ys);
   cpu::linear(cf(x), cf(weight), bias.defined() ? cf(bias) : nullptr, mf(y), m, in, out);
   return y;
 }
@@ -109,8 +124,9 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, floa
   if (ka != kb)
     fail("matmul: inner dimensions differ: {}{} · {}{}", shape_str(a.shape()), trans_a ? "ᵀ" : "",
          shape_str(b.shape()), trans_b ? "ᵀ" : "");
-  Tensor y = batched ? Tensor::empty({batch, m, n}) : Tensor::empty({m, n});
   count_flops(2 * batch * m * n * ka);
+  LS_ON_CUDA((std::initializer_list<const Tensor*>{&a, &b}), cuda::matmul(a, b, trans_a, trans_b, alpha));
+  Tensor y = batched ? Tensor::empty({batch, m, n}) : Tensor::empty({m, n});
   cpu::batched_matmul(batch, m, n, ka, trans_a, trans_b, alpha, cf(a), cf(b), mf(y));
   return y;
 }
@@ -140,8 +156,9 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int str
     fail("conv2d: kernel {}×{} larger than padded input {}", s.kh, s.kw, shape_str(x.shape()));
   s.oh = (s.h + 2 * padding - s.kh) / stride + 1;
   s.ow = (s.w + 2 * padding - s.kw) / stride + 1;
-  Tensor y = Tensor::empty({s.n, s.o, s.oh, s.ow});
   count_flops(2 * s.n * s.o * s.oh * s.ow * (s.c / groups) * s.kh * s.kw);
+  LS_ON_CUDA((std::initializer_list<const Tensor*>{&x, &weight, &bias}), cuda::conv2d(x, weight, bias, s));
+  Tensor y = Tensor::empty({s.n, s.o, s.oh, s.ow});
   cpu::conv2d(cf(x), cf(weight), bias.defined() ? cf(bias) : nullptr, mf(y), s);
   return y;
 }
@@ -149,6 +166,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int str
 Tensor upsample_nearest2x(const Tensor& x) {
   need_f32("upsample_nearest2x", "x", x);
   if (x.ndim() != 4) fail("upsample_nearest2x: need [N, C, H, W], got {}", shape_str(x.shape()));
+  LS_ON_CUDA({&x}, cuda::upsample_nearest2x(x));
   Tensor y = Tensor::empty({x.dim(0), x.dim(1), 2 * x.dim(2), 2 * x.dim(3)});
   cpu::upsample_nearest2x(cf(x), mf(y), x.dim(0) * x.dim(1), x.dim(2), x.dim(3));
   return y;
@@ -158,6 +176,7 @@ Tensor pad_right_bottom(const Tensor& x, int right, int bottom) {
   need_f32("pad_right_bottom", "x", x);
   if (x.ndim() != 4) fail("pad_right_bottom: need [N, C, H, W], got {}", shape_str(x.shape()));
   if (right < 0 || bottom < 0) fail("pad_right_bottom: negative padding ({}, {})", right, bottom);
+  LS_ON_CUDA({&x}, cuda::pad_right_bottom(x, right, bottom));
   Tensor y = Tensor::empty({x.dim(0), x.dim(1), x.dim(2) + bottom, x.dim(3) + right});
   cpu::pad_right_bottom(cf(x), mf(y), x.dim(0) * x.dim(1), x.dim(2), x.dim(3), right, bottom);
   return y;
@@ -174,6 +193,7 @@ Tensor group_norm(const Tensor& x, int groups, const Tensor& gamma, const Tensor
   if (groups < 1 || c % groups != 0) fail("group_norm: {} channels not divisible into {} groups", c, groups);
   if (gamma.shape() != Shape{c} || beta.shape() != Shape{c})
     fail("group_norm: gamma {} / beta {} do not match {} channels", shape_str(gamma.shape()), shape_str(beta.shape()), c);
+  LS_ON_CUDA((std::initializer_list<const Tensor*>{&x, &gamma, &beta}), cuda::group_norm(x, groups, gamma, beta, eps, silu));
   Tensor y = Tensor::empty(x.shape());
   if (x.numel() == 0) return y;
   cpu::group_norm(cf(x), cf(gamma), cf(beta), mf(y), n, c, x.numel() / (n * c), groups, eps, silu);
@@ -189,6 +209,7 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, floa
   if (gamma.shape() != Shape{c} || beta.shape() != Shape{c})
     fail("layer_norm: gamma {} / beta {} do not match last dimension of {}", shape_str(gamma.shape()),
          shape_str(beta.shape()), shape_str(x.shape()));
+  LS_ON_CUDA((std::initializer_list<const Tensor*>{&x, &gamma, &beta}), cuda::layer_norm(x, gamma, beta, eps));
   Tensor y = Tensor::empty(x.shape());
   if (x.numel() == 0) return y;
   cpu::layer_norm(cf(x), cf(gamma), cf(beta), mf(y), x.numel() / c, c, eps);
@@ -204,6 +225,7 @@ Tensor quick_gelu(const Tensor& x) { return unary_op("quick_gelu", cpu::Unary::Q
 Tensor geglu(const Tensor& x) {
   need_f32("geglu", "x", x);
   if (x.ndim() < 1 || x.dim(-1) % 2 != 0) fail("geglu: last dimension of {} must be even", shape_str(x.shape()));
+  LS_ON_CUDA({&x}, cuda::geglu(x));
   Shape ys = x.shape();
   ys.back() /= 2;
   Tensor y = Tensor::empty(ys);
@@ -218,6 +240,7 @@ Tensor mul(const Tensor& a, const Tensor& b) { return binary_op("mul", cpu::Bina
 
 Tensor scale(const Tensor& x, float s) {
   need_f32("scale", "x", x);
+  LS_ON_CUDA({&x}, cuda::scale(x, s));
   Tensor y = Tensor::empty(x.shape());
   cpu::binary(cpu::Binary::Mul, cpu::Bcast::Scalar, cf(x), &s, mf(y), x.numel(), 1, 1);
   return y;
@@ -227,6 +250,7 @@ Tensor axpby(float a, const Tensor& x, float b, const Tensor& y) {
   need_f32("axpby", "x", x);
   need_f32("axpby", "y", y);
   if (x.shape() != y.shape()) fail("axpby: shapes differ: {} and {}", shape_str(x.shape()), shape_str(y.shape()));
+  LS_ON_CUDA((std::initializer_list<const Tensor*>{&x, &y}), cuda::axpby(a, x, b, y));
   Tensor r = Tensor::empty(x.shape());
   cpu::axpby(a, cf(x), b, cf(y), mf(r), x.numel());
   return r;
@@ -237,12 +261,21 @@ void add_(Tensor& a, const Tensor& b) {
   need_f32("add_", "b", b);
   int64_t inner;
   const cpu::Bcast mode = broadcast_mode("add_", a, b, inner);
+#ifdef LORASTACK_HAS_CUDA
+  if (cuda::any({&a, &b})) {
+    // a CPU accumulator meeting a CUDA addend stays on the CPU (the addend is downloaded)
+    if (a.device() == Device::CUDA) return cuda::add_(a, b, mode, inner);
+    const Tensor hb = b.to_device(Device::CPU).to(DType::F32);
+    return cpu::binary(cpu::Binary::Add, mode, cf(a), cf(hb), mf(a), a.numel(), hb.numel(), inner);
+  }
+#endif
   cpu::binary(cpu::Binary::Add, mode, cf(a), cf(b), mf(a), a.numel(), b.numel(), inner);
 }
 
 Tensor softmax(const Tensor& x) {
   need_f32("softmax", "x", x);
   if (x.ndim() < 1) fail("softmax: x must have at least one dimension");
+  LS_ON_CUDA({&x}, cuda::softmax(x));
   Tensor y = Tensor::empty(x.shape());
   const int64_t cols = x.dim(-1);
   if (x.numel() == 0) return y;
@@ -265,6 +298,10 @@ Tensor cat(const std::vector<Tensor>& xs, int dim) {
     if (!ok) fail("cat: shape {} does not match {} outside dimension {}", shape_str(t.shape()), shape_str(s0), d);
     ys[d] += t.dim(d);
   }
+#ifdef LORASTACK_HAS_CUDA
+  for (const Tensor& t : xs)
+    if (t.device() == Device::CUDA) return cuda::cat(xs, d, ys);
+#endif
   Tensor y = Tensor::empty(ys);
   int64_t outer = 1, inner = 1;
   for (int i = 0; i < d; ++i) outer *= ys[i];
@@ -284,6 +321,7 @@ std::vector<Tensor> chunk(const Tensor& x, int n, int dim) {
   const int d = norm_dim("chunk", dim, x.ndim());
   if (n < 1 || x.dim(d) % n != 0)
     fail("chunk: dimension {} of {} does not split into {} equal chunks", d, shape_str(x.shape()), n);
+  LS_ON_CUDA({&x}, cuda::chunk(x, n, d));
   int64_t outer = 1, inner = 1;
   for (int i = 0; i < d; ++i) outer *= x.dim(i);
   for (int i = d + 1; i < x.ndim(); ++i) inner *= x.dim(i);
@@ -313,6 +351,7 @@ Tensor permute(const Tensor& x, const std::vector<int>& perm) {
   if (!ok) fail("permute: invalid permutation of size {} for shape {}", perm.size(), shape_str(x.shape()));
   Shape ys(nd);
   for (int i = 0; i < nd; ++i) ys[i] = x.dim(p[i]);
+  LS_ON_CUDA({&x}, cuda::permute(x, p, ys));
   Tensor y = Tensor::empty(ys);
   cpu::permute(cf(x), mf(y), x.shape().data(), p.data(), nd);
   return y;
@@ -322,6 +361,7 @@ Tensor nchw_to_nlc(const Tensor& x) {
   need_f32("nchw_to_nlc", "x", x);
   if (x.ndim() != 4) fail("nchw_to_nlc: need [N, C, H, W], got {}", shape_str(x.shape()));
   const int64_t n = x.dim(0), c = x.dim(1), l = x.dim(2) * x.dim(3);
+  LS_ON_CUDA({&x}, cuda::transpose_batched(x, n, c, l, {n, l, c}));
   Tensor y = Tensor::empty({n, l, c});
   cpu::transpose_batched(cf(x), mf(y), n, c, l);
   return y;
@@ -332,6 +372,7 @@ Tensor nlc_to_nchw(const Tensor& x, int64_t h, int64_t w) {
   if (x.ndim() != 3 || x.dim(1) != h * w)
     fail("nlc_to_nchw: need [N, {}·{}, C], got {}", h, w, shape_str(x.shape()));
   const int64_t n = x.dim(0), l = x.dim(1), c = x.dim(2);
+  LS_ON_CUDA({&x}, cuda::transpose_batched(x, n, l, c, {n, c, h, w}));
   Tensor y = Tensor::empty({n, c, h, w});
   cpu::transpose_batched(cf(x), mf(y), n, l, c);
   return y;
@@ -348,9 +389,10 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, b
          shape_str(k.shape()), shape_str(v.shape()));
   if (heads < 1 || q.dim(2) % heads != 0) fail("attention: width {} not divisible into {} heads", q.dim(2), heads);
   if (k.dim(1) < 1) fail("attention: no keys (k {})", shape_str(k.shape()));
+  count_flops(4 * q.dim(0) * q.dim(1) * k.dim(1) * q.dim(2));  // QKᵀ and PV
+  LS_ON_CUDA((std::initializer_list<const Tensor*>{&q, &k, &v}), cuda::attention(q, k, v, heads, causal));
   Tensor o = Tensor::empty(q.shape());
   if (q.numel() == 0) return o;
-  count_flops(4 * q.dim(0) * q.dim(1) * k.dim(1) * q.dim(2));  // QKᵀ and PV
   cpu::attention(cf(q), cf(k), cf(v), mf(o), q.dim(0), q.dim(1), k.dim(1), heads, q.dim(2) / heads, causal);
   return o;
 }
@@ -362,6 +404,7 @@ Tensor embedding(const Tensor& table, const Tensor& ids) {
   if (table.ndim() != 2) fail("embedding: table must be [V, C], got {}", shape_str(table.shape()));
   if (!ids.defined() || ids.device() != Device::CPU || (ids.dtype() != DType::I64 && ids.dtype() != DType::I32))
     fail("embedding: ids must be I64 or I32 on the CPU, got {}", ids.defined() ? dtype_name(ids.dtype()) : "undefined");
+  LS_ON_CUDA({&table}, cuda::embedding(table, ids));
   Shape ys = ids.shape();
   ys.push_back(table.dim(1));
   Tensor y = Tensor::empty(ys);

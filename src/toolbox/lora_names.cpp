@@ -93,8 +93,9 @@ std::vector<LowRankModule> lowrank_modules(const adapters::AdapterFile& af, cons
   std::set<std::string> seen;
   for (const adapters::ModuleTensors& m : af.modules) {
     if (m.algo != adapters::Algo::LoRA && m.algo != adapters::Algo::LoCon)
-      fail("{}: module '{}' is {}; only LoRA / LoCon modules can be converted, resized or merged here", af.path,
-           m.key, adapters::algo_name(m.algo));
+      fail("{}: module '{}' is {}; only LoRA / LoCon modules can be converted, resized or merged into one adapter "
+           "(bake it into a checkpoint with `lora merge --model`, then `lora extract` a LoRA from that)",
+           af.path, m.key, adapters::algo_name(m.algo));
     if (m.dora) fail("{}: module '{}' has DoRA magnitudes; DoRA adapters are not supported by this tool", af.path, m.key);
     if (m.has(adapters::Part::UpBias))
       fail("{}: module '{}' has a lora_B bias, which kohya files cannot hold", af.path, m.key);
@@ -118,8 +119,7 @@ std::vector<LowRankModule> lowrank_modules(const adapters::AdapterFile& af, cons
   return out;
 }
 
-void write_kohya(const std::string& path, const std::vector<LowRankModule>& modules,
-                 const std::map<std::string, std::string>& metadata) {
+std::map<std::string, Tensor> kohya_tensors(const std::vector<LowRankModule>& modules) {
   std::map<std::string, Tensor> t;
   for (const LowRankModule& m : modules) {
     std::string k = kohya_name(m.component, m.module);
@@ -128,7 +128,12 @@ void write_kohya(const std::string& path, const std::vector<LowRankModule>& modu
     DType dt = dtype_is_float(m.down.dtype()) ? m.down.dtype() : DType::F32;
     t[k + ".alpha"] = Tensor::full({}, m.alpha).to(dt);
   }
-  io::write_safetensors(path, t, metadata);
+  return t;
+}
+
+void write_kohya(const std::string& path, const std::vector<LowRankModule>& modules,
+                 const std::map<std::string, std::string>& metadata) {
+  io::write_safetensors(path, kohya_tensors(modules), metadata);
 }
 
 void write_peft(const std::string& path, const std::vector<LowRankModule>& modules,

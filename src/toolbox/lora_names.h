@@ -65,7 +65,11 @@ struct LowRankModule {
 /// module for other algorithms, for a key no parameter of the layout has, and for two modules on one weight.
 std::vector<LowRankModule> lowrank_modules(const adapters::AdapterFile& af, const NameModel& names);
 
-/// Write modules with kohya names: "<name>.lora_down.weight", "<name>.lora_up.weight", "<name>.alpha" (0-dim,
+/// The tensors of a kohya file for `modules`: "<name>.lora_down.weight", "<name>.lora_up.weight", "<name>.alpha"
+/// (0-dim, the dtype of down).
+std::map<std::string, Tensor> kohya_tensors(const std::vector<LowRankModule>& modules);
+
+/// Write modules with kohya names (kohya_tensors): "<name>.lora_down.weight", "<name>.lora_up.weight", "<name>.alpha" (0-dim,
 /// the dtype of down). `metadata` is written as given. Throws ls::Error on write failure.
 void write_kohya(const std::string& path, const std::vector<LowRankModule>& modules,
                  const std::map<std::string, std::string>& metadata);

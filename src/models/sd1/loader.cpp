@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -31,6 +32,85 @@ bool is_unet_attention_key(const std::string& k) {
   return k.find("input_blocks.") != std::string::npos || k.find("middle_block.") != std::string::npos ||
          k.find("output_blocks.") != std::string::npos || k.find("down_blocks.") != std::string::npos ||
          k.find("mid_block.") != std::string::npos || k.find("up_blocks.") != std::string::npos;
+}
+
+// ---------------------------------------------------------------- config sanity (issue 4)
+// Config values come from files people download: every size is bounded before it is multiplied, shifted,
+// divided by or used as a loop count (limits far above any real SD model, far below overflow).
+
+constexpr int kMaxChannels = 1 << 16;  ///< block / hidden / context widths
+constexpr int kMaxLevels = 8;          ///< entries of block_out_channels / channel_mult
+constexpr int kMaxRepeats = 64;        ///< layers_per_block, transformer depth
+constexpr int kMaxLayers = 256;        ///< text encoder layers
+
+void check_range(long long v, long long lo, long long hi, const std::string& file, const char* what) {
+  if (v < lo || v > hi) fail("{}: {} = {} is outside {}..{}", file, what, v, lo, hi);
+}
+void check_finite(float v, const std::string& file, const char* what) {
+  if (!std::isfinite(v)) fail("{}: {} = {} is not a finite number", file, what, v);
+}
+
+void check_unet_config(const UNetConfig& c, const std::string& file) {
+  check_range(c.in_channels, 1, 1024, file, "in_channels");
+  check_range(c.out_channels, 1, 1024, file, "out_channels");
+  check_range(static_cast<long long>(c.block_out_channels.size()), 1, kMaxLevels, file, "number of UNet blocks");
+  check_range(c.norm_num_groups, 1, kMaxChannels, file, "norm_num_groups");
+  for (int ch : c.block_out_channels) {
+    check_range(ch, 1, kMaxChannels, file, "block_out_channels entry");
+    if (ch % c.norm_num_groups) fail("{}: block_out_channels entry {} is not a multiple of norm_num_groups {}", file, ch, c.norm_num_groups);
+  }
+  if (c.num_heads.size() != c.block_out_channels.size() || c.cross_attn.size() != c.block_out_channels.size())
+    fail("{}: {} head counts / attention flags for {} UNet blocks", file, c.num_heads.size(), c.block_out_channels.size());
+  for (size_t i = 0; i < c.num_heads.size(); ++i) {
+    check_range(c.num_heads[i], 1, kMaxChannels, file, "attention heads");
+    if (c.block_out_channels[i] % c.num_heads[i])
+      fail("{}: {} channels do not split into {} attention heads", file, c.block_out_channels[i], c.num_heads[i]);
+  }
+  check_range(c.layers_per_block, 1, kMaxRepeats, file, "layers_per_block");
+  check_range(c.transformer_layers_per_block, 1, kMaxRepeats, file, "transformer_layers_per_block");
+  check_range(c.cross_attention_dim, 1, kMaxChannels, file, "cross_attention_dim");
+  check_range(c.sample_size, 1, kMaxChannels, file, "sample_size");
+  check_finite(c.norm_eps, file, "norm_eps");
+  check_finite(c.freq_shift, file, "freq_shift");
+}
+
+void check_vae_config(const VAEConfig& c, const std::string& file) {
+  check_range(c.in_channels, 1, 1024, file, "in_channels");
+  check_range(c.out_channels, 1, 1024, file, "out_channels");
+  check_range(c.latent_channels, 1, 1024, file, "latent_channels");
+  check_range(static_cast<long long>(c.block_out_channels.size()), 1, kMaxLevels, file, "number of VAE blocks");
+  check_range(c.norm_num_groups, 1, kMaxChannels, file, "norm_num_groups");
+  for (int ch : c.block_out_channels) {
+    check_range(ch, 1, kMaxChannels, file, "block_out_channels entry");
+    if (ch % c.norm_num_groups) fail("{}: block_out_channels entry {} is not a multiple of norm_num_groups {}", file, ch, c.norm_num_groups);
+  }
+  check_range(c.layers_per_block, 1, kMaxRepeats, file, "layers_per_block");
+  check_range(c.sample_size, 1, kMaxChannels, file, "sample_size");
+  check_finite(c.scaling_factor, file, "scaling_factor");
+  if (c.scaling_factor == 0.0f) fail("{}: scaling_factor is 0", file);
+}
+
+void check_text_config(const CLIPTextConfig& c, const std::string& file) {
+  check_range(c.vocab_size, 1, 1 << 20, file, "vocab_size");
+  check_range(c.hidden_size, 1, kMaxChannels, file, "hidden_size");
+  check_range(c.intermediate_size, 1, 4 * kMaxChannels, file, "intermediate_size");
+  check_range(c.num_attention_heads, 1, c.hidden_size, file, "num_attention_heads");
+  if (c.hidden_size % c.num_attention_heads)
+    fail("{}: hidden_size {} does not split into {} attention heads", file, c.hidden_size, c.num_attention_heads);
+  check_range(c.num_hidden_layers, 1, kMaxLayers, file, "num_hidden_layers");
+  check_range(c.max_position_embeddings, 2, 4096, file, "max_position_embeddings");
+  check_range(c.bos_token_id, 0, c.vocab_size - 1, file, "bos_token_id");
+  check_range(c.eos_token_id, 0, c.vocab_size - 1, file, "eos_token_id");
+  check_finite(c.layer_norm_eps, file, "layer_norm_eps");
+  if (c.hidden_act != "quick_gelu" && c.hidden_act != "gelu")
+    fail("{}: hidden_act '{}' is not supported (quick_gelu or gelu)", file, c.hidden_act.substr(0, 40));
+}
+
+void check_scheduler_config(const SchedulerConfig& c, const std::string& file) {
+  check_range(c.num_train_timesteps, 1, 100000, file, "num_train_timesteps");
+  check_range(c.steps_offset, 0, c.num_train_timesteps - 1, file, "steps_offset");
+  for (float b : {c.beta_start, c.beta_end})
+    if (!(b > 0.0f && b < 1.0f)) fail("{}: beta {} is outside (0, 1)", file, b);
 }
 
 // ---------------------------------------------------------------- config.json readers
@@ -102,6 +182,7 @@ UNetConfig unet_from_json(const nlohmann::json& j, const std::string& file) {
   } else {
     for (size_t i = 0; i + 1 < n; ++i) c.cross_attn[i] = true;
   }
+  check_unet_config(c, file);
   return c;
 }
 
@@ -118,6 +199,7 @@ VAEConfig vae_from_json(const nlohmann::json& j, const std::string& file) {
   get_opt(j, "use_post_quant_conv", c.use_post_quant_conv, file);
   get_opt(j, "sample_size", c.sample_size, file);
   if (c.block_out_channels.empty()) fail("{}: block_out_channels is empty", file);
+  check_vae_config(c, file);
   return c;
 }
 
@@ -134,6 +216,7 @@ CLIPTextConfig text_from_json(const nlohmann::json& j, const std::string& file) 
   get_opt(j, "bos_token_id", c.bos_token_id, file);
   get_opt(j, "eos_token_id", c.eos_token_id, file);
   // pad_token_id of the HF config is not what SD pads prompts with: set from the family by the caller.
+  check_text_config(c, file);
   return c;
 }
 
@@ -146,6 +229,7 @@ SchedulerConfig scheduler_from_json(const nlohmann::json& j, const std::string& 
   get_opt(j, "prediction_type", c.prediction_type, file);
   get_opt(j, "steps_offset", c.steps_offset, file);
   get_opt(j, "set_alpha_to_one", c.set_alpha_to_one, file);
+  check_scheduler_config(c, file);
   return c;
 }
 
@@ -169,6 +253,8 @@ T yget(const YAML::Node& n, const char* key, T def, const std::string& file) {
   }
 }
 
+YamlConfigs parse_ldm_yaml_nodes(const YAML::Node& root, const std::string& file);
+
 YamlConfigs parse_ldm_yaml(const std::string& file) {
   YAML::Node root;
   try {
@@ -178,6 +264,18 @@ YamlConfigs parse_ldm_yaml(const std::string& file) {
     std::replace(msg.begin(), msg.end(), '\n', ' ');
     fail("{}: cannot read yaml: {}", file, msg);
   }
+  // yaml-cpp throws its own exceptions when a node has another kind than the one asked for (a scalar
+  // indexed like a map, ...): they become one-line ls::Errors naming the file.
+  try {
+    return parse_ldm_yaml_nodes(root, file);
+  } catch (const YAML::Exception& e) {
+    std::string msg = e.what();
+    std::replace(msg.begin(), msg.end(), '\n', ' ');
+    fail("{}: unexpected yaml structure: {}", file, msg);
+  }
+}
+
+YamlConfigs parse_ldm_yaml_nodes(const YAML::Node& root, const std::string& file) {
   YamlConfigs y;
   YAML::Node mp = root["model"] ? root["model"]["params"] : YAML::Node();
   if (!mp || !mp.IsMap()) fail("{}: no model.params section (not an LDM config)", file);
@@ -198,8 +296,14 @@ YamlConfigs parse_ldm_yaml(const std::string& file) {
     int mc = yget<int>(up, "model_channels", 320, file);
     auto mult = yget<std::vector<int>>(up, "channel_mult", {1, 2, 4, 4}, file);
     if (mult.empty()) fail("{}: channel_mult is empty", file);
+    check_range(static_cast<long long>(mult.size()), 1, kMaxLevels, file, "length of channel_mult");
+    check_range(mc, 1, kMaxChannels, file, "model_channels");
     c.block_out_channels.clear();
-    for (int m : mult) c.block_out_channels.push_back(mc * m);
+    for (int m : mult) {
+      check_range(m, 1, kMaxChannels, file, "channel_mult entry");
+      check_range(static_cast<long long>(mc) * m, 1, kMaxChannels, file, "model_channels × channel_mult");
+      c.block_out_channels.push_back(mc * m);
+    }
     const size_t n = mult.size();
     c.layers_per_block = yget<int>(up, "num_res_blocks", 2, file);
     auto ares = yget<std::vector<int>>(up, "attention_resolutions", {4, 2, 1}, file);
@@ -228,8 +332,14 @@ YamlConfigs parse_ldm_yaml(const std::string& file) {
     int ch = yget<int>(dd, "ch", 128, file);
     auto mult = yget<std::vector<int>>(dd, "ch_mult", {1, 2, 4, 4}, file);
     if (mult.empty()) fail("{}: ch_mult is empty", file);
+    check_range(static_cast<long long>(mult.size()), 1, kMaxLevels, file, "length of ch_mult");
+    check_range(ch, 1, kMaxChannels, file, "ch");
     v.block_out_channels.clear();
-    for (int m : mult) v.block_out_channels.push_back(ch * m);
+    for (int m : mult) {
+      check_range(m, 1, kMaxChannels, file, "ch_mult entry");
+      check_range(static_cast<long long>(ch) * m, 1, kMaxChannels, file, "ch × ch_mult");
+      v.block_out_channels.push_back(ch * m);
+    }
     v.layers_per_block = yget<int>(dd, "num_res_blocks", 2, file);
     v.latent_channels = yget<int>(dd, "z_channels", 4, file);
     v.in_channels = yget<int>(dd, "in_channels", 3, file);
@@ -254,6 +364,10 @@ YamlConfigs parse_ldm_yaml(const std::string& file) {
     t.bos_token_id = yget<int>(tt, "bos_token_id", t.bos_token_id, file);
     t.eos_token_id = yget<int>(tt, "eos_token_id", t.eos_token_id, file);
   }
+  check_scheduler_config(y.scheduler, file);
+  if (y.has_unet) check_unet_config(y.unet, file);
+  if (y.has_vae) check_vae_config(y.vae, file);
+  if (y.has_text) check_text_config(y.text, file);
   return y;
 }
 

@@ -15,8 +15,16 @@ namespace ls::cuda {
 
 /// Throws ls::Error "CUDA: <what> failed: <message>" unless e == cudaSuccess.
 void check(cudaError_t e, const char* what);
-/// Throws ls::Error naming `kernel` when the last launch failed (cudaGetLastError).
-void check_launch(const char* kernel);
+
+/// The kernels' element type for a compute dtype; throws ls::Error naming `op` for other dtypes.
+inline k::Elem elem(DType t, const char* op = "op") {
+  switch (t) {
+    case DType::F32: return k::Elem::F32;
+    case DType::F16: return k::Elem::F16;
+    case DType::BF16: return k::Elem::BF16;
+    default: fail("CUDA {}: dtype {} is not a compute dtype (F32, F16, BF16)", op, dtype_name(t));
+  }
+}
 
 /// Row-major strided-batched GEMM through cuBLAS: for i < batch,
 /// C_i[m, n] = alpha · op(A_i)[m, k] · op(B_i)[k, n] + beta · C_i, with A_i = a + i·stride_a (elements), etc.

@@ -5,7 +5,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include "runtime/cuda/common.h"
+#include "runtime/cuda/kernels.h"
 
 namespace ls::cuda::k {
 namespace {
@@ -29,12 +29,11 @@ int blocks_for(int64_t n) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)blockDim.x * gridDim.x)
 
 /// Calls f.template operator()<T>() for the storage type of dt.
-template <typename F> void dispatch(DType dt, const char* what, F&& f) {
+template <typename F> void dispatch(Elem dt, const char*, F&& f) {
   switch (dt) {
-    case DType::F32: f(float{}); break;
-    case DType::F16: f(__half{}); break;
-    case DType::BF16: f(__nv_bfloat16{}); break;
-    default: fail("CUDA {}: dtype {} is not supported (F32, F16, BF16)", what, dtype_name(dt));
+    case Elem::F32: f(float{}); break;
+    case Elem::F16: f(__half{}); break;
+    case Elem::BF16: f(__nv_bfloat16{}); break;
   }
 }
 
@@ -274,7 +273,7 @@ template <typename T> T* mp(void* p) { return static_cast<T*>(p); }
 
 }  // namespace
 
-void convert(const void* src, DType from, void* dst, DType to, int64_t n) {
+void convert(const void* src, Elem from, void* dst, Elem to, int64_t n) {
   if (n == 0) return;
   dispatch(from, "convert", [&](auto a) {
     using A = decltype(a);
@@ -286,7 +285,7 @@ void convert(const void* src, DType from, void* dst, DType to, int64_t n) {
   check_launch("convert");
 }
 
-void unary(DType dt, cpu::Unary f, const void* x, void* y, int64_t n) {
+void unary(Elem dt, cpu::Unary f, const void* x, void* y, int64_t n) {
   if (n == 0) return;
   const int code = f == cpu::Unary::SiLU ? 0 : f == cpu::Unary::GELU ? 1 : 2;
   dispatch(dt, "unary", [&](auto t) {
@@ -296,7 +295,7 @@ void unary(DType dt, cpu::Unary f, const void* x, void* y, int64_t n) {
   check_launch("unary");
 }
 
-void geglu(DType dt, const void* x, void* y, int64_t rows, int64_t c) {
+void geglu(Elem dt, const void* x, void* y, int64_t rows, int64_t c) {
   if (rows * c == 0) return;
   dispatch(dt, "geglu", [&](auto t) {
     using T = decltype(t);
@@ -305,7 +304,7 @@ void geglu(DType dt, const void* x, void* y, int64_t rows, int64_t c) {
   check_launch("geglu");
 }
 
-void binary(DType dt, cpu::Binary op, cpu::Bcast mode, const void* a, const void* b, void* y, int64_t n_a,
+void binary(Elem dt, cpu::Binary op, cpu::Bcast mode, const void* a, const void* b, void* y, int64_t n_a,
             int64_t n_b, int64_t inner) {
   if (n_a == 0) return;
   const int o = op == cpu::Binary::Add ? 0 : op == cpu::Binary::Sub ? 1 : 2;
@@ -317,7 +316,7 @@ void binary(DType dt, cpu::Binary op, cpu::Bcast mode, const void* a, const void
   check_launch("binary");
 }
 
-void axpby(DType dt, float a, const void* x, float b, const void* z, void* y, int64_t n) {
+void axpby(Elem dt, float a, const void* x, float b, const void* z, void* y, int64_t n) {
   if (n == 0) return;
   dispatch(dt, "axpby", [&](auto t) {
     using T = decltype(t);
@@ -326,7 +325,7 @@ void axpby(DType dt, float a, const void* x, float b, const void* z, void* y, in
   check_launch("axpby");
 }
 
-void fill_rows(DType dt, const void* bias, void* y, int64_t rows, int64_t cols, bool per_plane, int64_t channels) {
+void fill_rows(Elem dt, const void* bias, void* y, int64_t rows, int64_t cols, bool per_plane, int64_t channels) {
   if (rows * cols == 0) return;
   dispatch(dt, "fill_rows", [&](auto t) {
     using T = decltype(t);
@@ -335,7 +334,7 @@ void fill_rows(DType dt, const void* bias, void* y, int64_t rows, int64_t cols, 
   check_launch("fill_rows");
 }
 
-void group_norm(DType dt, const void* x, const void* gamma, const void* beta, void* y, int64_t n, int64_t c,
+void group_norm(Elem dt, const void* x, const void* gamma, const void* beta, void* y, int64_t n, int64_t c,
                 int64_t hw, int groups, float eps, bool silu) {
   if (n * c * hw == 0) return;
   dispatch(dt, "group_norm", [&](auto t) {
@@ -346,7 +345,7 @@ void group_norm(DType dt, const void* x, const void* gamma, const void* beta, vo
   check_launch("group_norm");
 }
 
-void layer_norm(DType dt, const void* x, const void* gamma, const void* beta, void* y, int64_t rows, int64_t c,
+void layer_norm(Elem dt, const void* x, const void* gamma, const void* beta, void* y, int64_t rows, int64_t c,
                 float eps) {
   if (rows * c == 0) return;
   dispatch(dt, "layer_norm", [&](auto t) {
@@ -356,7 +355,7 @@ void layer_norm(DType dt, const void* x, const void* gamma, const void* beta, vo
   check_launch("layer_norm");
 }
 
-void softmax(DType dt_in, DType dt_out, const void* x, void* y, int64_t rows, int64_t cols, float scale, bool causal,
+void softmax(Elem dt_in, Elem dt_out, const void* x, void* y, int64_t rows, int64_t cols, float scale, bool causal,
              int64_t lq, int64_t q_offset) {
   if (rows * cols == 0) return;
   dispatch(dt_in, "softmax", [&](auto a) {
@@ -370,7 +369,7 @@ void softmax(DType dt_in, DType dt_out, const void* x, void* y, int64_t rows, in
   check_launch("softmax");
 }
 
-void upsample_nearest2x(DType dt, const void* x, void* y, int64_t planes, int64_t h, int64_t w) {
+void upsample_nearest2x(Elem dt, const void* x, void* y, int64_t planes, int64_t h, int64_t w) {
   const int64_t n = planes * 4 * h * w;
   if (n == 0) return;
   dispatch(dt, "upsample_nearest2x", [&](auto t) {
@@ -380,7 +379,7 @@ void upsample_nearest2x(DType dt, const void* x, void* y, int64_t planes, int64_
   check_launch("upsample_nearest2x");
 }
 
-void pad_right_bottom(DType dt, const void* x, void* y, int64_t planes, int64_t h, int64_t w, int right, int bottom) {
+void pad_right_bottom(Elem dt, const void* x, void* y, int64_t planes, int64_t h, int64_t w, int right, int bottom) {
   const int64_t n = planes * (h + bottom) * (w + right);
   if (n == 0) return;
   dispatch(dt, "pad_right_bottom", [&](auto t) {
@@ -390,9 +389,16 @@ void pad_right_bottom(DType dt, const void* x, void* y, int64_t planes, int64_t 
   check_launch("pad_right_bottom");
 }
 
-void transpose_batched(DType dt, const void* x, void* y, int64_t batch, int64_t rows, int64_t cols) {
+void transpose_batched(Elem dt, const void* x, void* y, int64_t batch, int64_t rows, int64_t cols) {
   if (batch * rows * cols == 0) return;
-  if (batch > 65535) fail("CUDA transpose_batched: batch {} too large", batch);
+  if (batch > 65535) {  // grid.z limit: split the batch
+    for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
+      const int64_t nb = batch - b0 < 65535 ? batch - b0 : 65535;
+      const int64_t off = b0 * rows * cols * (dt == Elem::F32 ? 4 : 2);
+      transpose_batched(dt, static_cast<const char*>(x) + off, static_cast<char*>(y) + off, nb, rows, cols);
+    }
+    return;
+  }
   dim3 grid(static_cast<unsigned>((cols + 31) / 32), static_cast<unsigned>((rows + 31) / 32),
             static_cast<unsigned>(batch));
   dim3 block(32, 8);
@@ -403,9 +409,9 @@ void transpose_batched(DType dt, const void* x, void* y, int64_t batch, int64_t 
   check_launch("transpose_batched");
 }
 
-void permute(DType dt, const void* x, void* y, const int64_t* shape, const int* perm, int ndim, int64_t numel) {
+void permute(Elem dt, const void* x, void* y, const int64_t* shape, const int* perm, int ndim, int64_t numel) {
   if (numel == 0) return;
-  if (ndim > 8) fail("CUDA permute: {} dimensions (at most 8)", ndim);
+  // ndim ≤ 8 is checked by the caller (runtime/cuda/ops.cpp)
   PermuteArgs a{};
   a.ndim = ndim;
   int64_t in_stride[8];
@@ -425,7 +431,7 @@ void permute(DType dt, const void* x, void* y, const int64_t* shape, const int* 
   check_launch("permute");
 }
 
-void embedding(DType dt, const void* table, int64_t c, const int64_t* ids, int64_t n, void* y) {
+void embedding(Elem dt, const void* table, int64_t c, const int64_t* ids, int64_t n, void* y) {
   if (n * c == 0) return;
   dispatch(dt, "embedding", [&](auto t) {
     using T = decltype(t);
@@ -434,7 +440,7 @@ void embedding(DType dt, const void* table, int64_t c, const int64_t* ids, int64
   check_launch("embedding");
 }
 
-void im2col(DType dt, const void* x, int64_t x_stride, void* col, int64_t count, int64_t c, int64_t h, int64_t w,
+void im2col(Elem dt, const void* x, int64_t x_stride, void* col, int64_t count, int64_t c, int64_t h, int64_t w,
             int64_t kh, int64_t kw, int64_t oh, int64_t ow, int stride, int pad) {
   const int64_t n = count * c * kh * kw * oh * ow;
   if (n == 0) return;

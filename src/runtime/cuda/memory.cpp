@@ -151,7 +151,9 @@ void memset_zero(void* dst, size_t bytes) {
 }
 void synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
 
-void convert(const void* src, DType from, void* dst, DType to, int64_t n) { k::convert(src, from, dst, to, n); }
+void convert(const void* src, DType from, void* dst, DType to, int64_t n) {
+  k::convert(src, elem(from, "convert"), dst, elem(to, "convert"), n);
+}
 
 }  // namespace ls::cuda
 

@@ -1,0 +1,7 @@
+# bench_cuda_sd15: SD1.5 UNet step (CFG batch 2) and VAE decode at 512×512 on the CUDA backend, fp32 / fp16 /
+# bf16. A plain program (no Google Benchmark) so it runs on the GPU machine with few libraries.
+if(LORASTACK_HAS_CUDA)
+  ls_collect(bench_cuda_mods models sampling)
+  add_executable(bench_cuda_sd15 ${CMAKE_CURRENT_SOURCE_DIR}/bench_cuda_sd15.cpp)
+  target_link_libraries(bench_cuda_sd15 PRIVATE ${bench_cuda_mods})
+endif()

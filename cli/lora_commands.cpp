@@ -1,0 +1,181 @@
+// `lorastack lora …`: the LoRA toolbox on the command line (src/toolbox/).
+#include <iostream>
+#include <memory>
+
+#include "adapters/spec.h"
+#include "toolbox/convert.h"
+#include "toolbox/extract.h"
+#include "toolbox/inspect.h"
+#include "toolbox/merge.h"
+#include "toolbox/resize.h"
+#include "toolbox_commands.h"
+
+namespace {
+
+struct InspectArgs {
+  std::vector<std::string> files;
+  bool json = false;
+};
+
+int run_inspect(const InspectArgs& a) {
+  nlohmann::json all = nlohmann::json::array();
+  for (size_t i = 0; i < a.files.size(); ++i) {
+    auto r = ls::toolbox::inspect_adapter(a.files[i]);
+    if (a.json) all.push_back(ls::toolbox::inspect_json(r));
+    else std::cout << (i ? "\n" : "") << ls::toolbox::inspect_text(r);
+  }
+  if (a.json) std::cout << (all.size() == 1 ? all[0] : all).dump(2) << "\n";
+  return 0;
+}
+
+const std::map<std::string, ls::DType> kDTypes = {{"fp32", ls::DType::F32}, {"fp16", ls::DType::F16}, {"bf16", ls::DType::BF16}};
+
+struct ConvertArgs {
+  std::string in, to, out;
+};
+
+struct ResizeArgs {
+  std::string in, out, dynamic, dtype = "fp32";
+  ls::toolbox::ResizeOptions opts;
+};
+
+struct ExtractArgs {
+  std::string base, tuned, out, dtype = "fp32";
+  ls::toolbox::ExtractOptions opts;
+};
+
+struct MergeArgs {
+  std::vector<std::string> loras;
+  std::string model, config, out, dtype;
+  bool concat = false;
+  int64_t rank = 0;
+};
+
+int run_convert(const ConvertArgs& a) {
+  auto r = ls::toolbox::convert_adapter(a.in, ls::toolbox::parse_layout(a.to), a.out);
+  std::cout << fmt::format("{}: {} modules (unet {}, text encoder {}), {} → {}\n", a.out, r.modules, r.unet_modules,
+                           r.te_modules, r.from_format, a.to);
+  return 0;
+}
+
+int run_resize(ResizeArgs& a) {
+  a.opts.method = ls::toolbox::parse_dynamic_method(a.dynamic);
+  if (a.opts.method != ls::toolbox::DynamicMethod::None && a.opts.param <= 0)
+    throw ls::Error("--dynamic " + a.dynamic + " needs --param P (sv_ratio: P ≥ 1; sv_fro, sv_cumulative: 0 < P ≤ 1)");
+  a.opts.dtype = kDTypes.at(a.dtype);
+  auto r = ls::toolbox::resize_adapter(a.in, a.opts, a.out);
+  std::string ranks;
+  for (auto& [k, n] : r.new_ranks) ranks += (ranks.empty() ? "" : ", ") + fmt::format("rank {} ×{}", k, n);
+  std::cout << fmt::format("{}: {} modules ({}); Frobenius norm kept: mean {:.2f} %, min {:.2f} %\n", a.out, r.modules,
+                           ranks, 100 * r.mean_fro_retained, 100 * r.min_fro_retained);
+  return 0;
+}
+
+int run_extract(ExtractArgs& a) {
+  a.opts.dtype = kDTypes.at(a.dtype);
+  auto r = ls::toolbox::extract_lora(a.base, a.tuned, a.opts, a.out);
+  std::cout << fmt::format("{}: {} LoRA, {} modules (unet {}, text encoder {}); {} weights below --min-diff skipped\n",
+                           a.out, r.family, r.modules, r.unet_modules, r.te_modules, r.skipped);
+  return 0;
+}
+
+int run_merge(const MergeArgs& a) {
+  std::vector<ls::toolbox::MergeInput> in;
+  for (const std::string& l : a.loras) {
+    ls::adapters::LoraSpec s = ls::adapters::parse_lora_arg(l);
+    in.push_back({s.name, s.unet_strength, s.te_strength});
+  }
+  ls::toolbox::MergeReport r;
+  if (!a.model.empty()) {
+    if (a.concat || a.rank > 0) throw ls::Error("--concat / --rank merge adapters into one adapter; leave them out with --model");
+    std::optional<ls::DType> dt;
+    if (!a.dtype.empty()) dt = kDTypes.at(a.dtype);
+    r = ls::toolbox::merge_into_checkpoint(a.model, a.config, in, a.out, dt);
+    for (auto& s : r.adapters) std::cerr << s << "\n";
+    std::cout << fmt::format("{}: {} with {} weights changed\n", a.out, a.model, r.weights);
+    return 0;
+  }
+  if (a.concat == (a.rank > 0))
+    throw ls::Error("lora merge: give --model M (merge into a checkpoint), or --concat or --rank R (merge into one adapter)");
+  r = ls::toolbox::merge_adapters(in, a.concat ? 0 : a.rank, a.out, kDTypes.at(a.dtype.empty() ? "fp32" : a.dtype));
+  for (auto& s : r.adapters) std::cerr << s << "\n";
+  std::cout << fmt::format("{}: {} modules, largest rank {}\n", a.out, r.weights, r.max_rank);
+  return 0;
+}
+
+}  // namespace
+
+void add_lora_commands(CLI::App& app, ToolboxActions& actions) {
+  auto* lora = app.add_subcommand("lora", "LoRA tools: inspect, convert, resize, extract, merge");
+  lora->require_subcommand(1);
+
+  auto ia = std::make_shared<InspectArgs>();
+  auto* inspect = lora->add_subcommand(
+      "inspect",
+      "show an adapter's format, type, base family, rank/alpha per module group, metadata, trigger words and hashes "
+      "(sha256, CivitAI AutoV2, A1111 short hash, kohya sshs_model_hash check)");
+  inspect->add_option("file", ia->files, "adapter file(s): .safetensors, .ckpt, .pt")->required()->check(CLI::ExistingFile);
+  inspect->add_flag("--json", ia->json, "print JSON (full metadata) instead of text");
+  actions.emplace_back(inspect, [ia] { return run_inspect(*ia); });
+
+  auto dtypes = CLI::IsMember({"fp32", "fp16", "bf16"});
+
+  auto ca = std::make_shared<ConvertArgs>();
+  auto* convert = lora->add_subcommand(
+      "convert", "rename a LoRA / LoCon between kohya (lora_unet_…, .alpha tensors) and diffusers/PEFT (unet.…lora_A, "
+                 "alpha in lora_adapter_metadata); tensors are copied bit for bit");
+  convert->add_option("input", ca->in, "adapter file")->required()->check(CLI::ExistingFile);
+  convert->add_option("--to", ca->to, "kohya | peft")->required()->check(CLI::IsMember({"kohya", "peft"}));
+  convert->add_option("-o,--output", ca->out, "output .safetensors")->required();
+  actions.emplace_back(convert, [ca] { return run_convert(*ca); });
+
+  auto ra = std::make_shared<ResizeArgs>();
+  auto* resize = lora->add_subcommand(
+      "resize", "change a LoRA / LoCon's rank by SVD keeping its scale (new alpha = alpha/rank · new rank, as kohya "
+                "resize_lora); writes kohya names");
+  resize->add_option("input", ra->in, "adapter file")->required()->check(CLI::ExistingFile);
+  resize->add_option("--rank", ra->opts.rank, "new rank (the upper bound with --dynamic)")->required()->check(CLI::PositiveNumber);
+  resize->add_option("--conv-rank", ra->opts.conv_rank, "rank of 3×3 conv modules (default: --rank)")->check(CLI::NonNegativeNumber);
+  resize->add_option("--dynamic", ra->dynamic,
+                     "choose each module's rank: sv_ratio (keep σ > σmax/P), sv_fro (keep P of the Frobenius norm), "
+                     "sv_cumulative (keep P of Σσ)")
+      ->check(CLI::IsMember({"sv_ratio", "sv_fro", "sv_cumulative"}));
+  resize->add_option("--param", ra->opts.param, "P for --dynamic");
+  resize->add_option("--dtype", ra->dtype, "fp32 | fp16 | bf16 (default fp32)")->check(dtypes);
+  resize->add_option("-o,--output", ra->out, "output .safetensors")->required();
+  actions.emplace_back(resize, [ra] { return run_resize(*ra); });
+
+  auto ea = std::make_shared<ExtractArgs>();
+  auto* extract = lora->add_subcommand(
+      "extract", "make a LoRA from the difference of two checkpoints (tuned − base) by SVD per layer, as kohya "
+                 "extract_lora_from_models; writes kohya names");
+  extract->add_option("--base", ea->base, "the original checkpoint (file or diffusers folder)")->required();
+  extract->add_option("--tuned", ea->tuned, "the fine-tuned checkpoint")->required();
+  extract->add_option("--rank", ea->opts.rank, "rank of Linear / 1×1 conv modules")->required()->check(CLI::PositiveNumber);
+  extract->add_option("--conv-rank", ea->opts.conv_rank, "rank of 3×3 conv modules (default 0: not extracted)")
+      ->check(CLI::NonNegativeNumber);
+  extract->add_option("--clamp-quantile", ea->opts.clamp_quantile, "clamp factors to this quantile (default 0.99; 1 = off)")
+      ->check(CLI::Range(0.0, 1.0));
+  extract->add_option("--min-diff", ea->opts.min_diff, "skip layers whose largest |ΔW| is below this (default 0.01)")
+      ->check(CLI::NonNegativeNumber);
+  extract->add_option("--base-config", ea->opts.base_config, "LDM yaml of --base");
+  extract->add_option("--tuned-config", ea->opts.tuned_config, "LDM yaml of --tuned");
+  extract->add_option("--dtype", ea->dtype, "fp32 | fp16 | bf16 (default fp32)")->check(dtypes);
+  extract->add_option("-o,--output", ea->out, "output .safetensors")->required();
+  actions.emplace_back(extract, [ea] { return run_extract(*ea); });
+
+  auto ma = std::make_shared<MergeArgs>();
+  auto* merge = lora->add_subcommand(
+      "merge", "merge adapters into a checkpoint (--model; every adapter type, as the generate stack fuses them), or "
+               "LoRA / LoCon adapters into one: exactly by concatenating ranks (--concat) or by SVD (--rank R)");
+  merge->add_option("--lora", ma->loras, "FILE[:STRENGTH[:TE_STRENGTH]] (repeatable)")->required();
+  merge->add_option("-m,--model", ma->model, "checkpoint to merge into (SD1.x file or diffusers folder)");
+  merge->add_option("--config", ma->config, "LDM yaml of --model");
+  merge->add_flag("--concat", ma->concat, "one adapter, exact: ranks concatenated, strengths folded in");
+  merge->add_option("--rank", ma->rank, "one adapter of this rank by SVD of the summed deltas")->check(CLI::PositiveNumber);
+  merge->add_option("--dtype", ma->dtype,
+                    "fp32 | fp16 | bf16 (adapters default fp32; checkpoints keep each tensor's stored dtype)")
+      ->check(dtypes);
+  merge->add_option("-o,--output", ma->out, "output .safetensors")->required();
+  actions.emplace_back(merge, [ma] { return run_merge(*ma); });
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# GPU suite for the lent GPU machine (which has CUDA 13 but none of our Debian libraries):
+#   tools/gpu_suite.sh pack [BUILD_DIR]   here: build dir binaries + their non-system shared libraries + the
+#                                         refsuite files the GPU tests read → .ref/payload.tar.xz (git-ignored)
+#   tools/gpu_suite.sh run  [reps]        there (carry .ref): unpack, run the GPU tests, `lorastack generate
+#                                         --device cuda` on the tiny model, and bench_cuda_sd15; logs in $OUT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-}
+case "$mode" in
+pack)
+  build=${2:-build-cuda}
+  shared=${LORASTACK_SHARED_DIR:-../shared}
+  stage=.ref/stage
+  rm -rf "$stage" && mkdir -p "$stage/bin" "$stage/lib" "$stage/shared/refsuite"
+  bins=()
+  for b in tests/test_cuda_ops tests/test_cuda_models bin/lorastack lorastack bench/bench_cuda_sd15; do
+    [ -f "$build/$b" ] && bins+=("$build/$b")
+  done
+  for b in "${bins[@]}"; do strip -o "$stage/bin/$(basename "$b")" "$b"; done
+  # every library outside glibc / libstdc++ / the CUDA toolkit travels
+  for b in "${bins[@]}"; do ldd "$b"; done | awk '/=>/ {print $3}' | sort -u |
+    grep -v -E '/(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s)\.so|/usr/local/cuda' |
+    while read -r l; do cp -L "$l" "$stage/lib/"; done
+  r="$shared/refsuite"
+  mkdir -p "$stage/shared/refsuite/reference" "$stage/shared/refsuite/adapters/lora_a" \
+    "$stage/shared/refsuite/adapters/locon_b" "$stage/shared/refsuite/adapters/txt2img_g" "$stage/shared/refsuite/model"
+  cp -r "$r/model/tiny-sd1" "$stage/shared/refsuite/model/"
+  cp "$r"/reference/{text_encoder,unet,vae,txt2img_euler}.safetensors "$stage/shared/refsuite/reference/"
+  cp "$r/adapters/lora_a/lora_a_kohya.safetensors" "$stage/shared/refsuite/adapters/lora_a/"
+  cp "$r/adapters/locon_b/locon_b_kohya.safetensors" "$stage/shared/refsuite/adapters/locon_b/"
+  cp "$r/adapters/txt2img_g/expected.safetensors" "$stage/shared/refsuite/adapters/txt2img_g/"
+  chmod -R u+w "$stage"
+  tar -C "$stage" -cJf .ref/payload.tar.xz .
+  rm -rf "$stage"
+  ls -la .ref/payload.tar.xz
+  ;;
+run)
+  reps=${2:-5}
+  out=${OUT:-/tmp/out}
+  mkdir -p /tmp/ls && tar -C /tmp/ls -xJf .ref/payload.tar.xz
+  cuda_lib=$(dirname "$(find / -name 'libcublas.so.13*' -not -path '*/proc/*' 2>/dev/null | head -1)")
+  export LD_LIBRARY_PATH=/tmp/ls/lib:/usr/local/cuda/lib64:${cuda_lib}:${LD_LIBRARY_PATH:-}
+  export LORASTACK_SHARED_DIR=/tmp/ls/shared
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+  ldd /tmp/ls/bin/test_cuda_models | grep -E 'not found|cublas|cudart' || true
+  rc=0
+  /tmp/ls/bin/test_cuda_ops 2>&1 | tee "$out/test_cuda_ops.log" | grep -E '^\[ *(OK|FAILED|PASSED) ' || rc=1
+  grep -B3 -A8 'Failure' "$out/test_cuda_ops.log" | head -80 || true
+  /tmp/ls/bin/test_cuda_models 2>&1 | tee "$out/test_cuda_models.log" | grep -E '^\[ *(OK|FAILED|PASSED) |max\|diff|vs fp32| s$' || rc=1
+  grep -B3 -A8 'Failure' "$out/test_cuda_models.log" | head -80 || true
+  t0=$(date +%s%N)
+  /tmp/ls/bin/lorastack generate -m /tmp/ls/shared/refsuite/model/tiny-sd1 -p "a photo of a cat" --steps 8 -W 128 -H 128 \
+    --device cuda --precision fp16 -o "$out/cli_cuda.png" 2>&1 | tail -3 || rc=1
+  echo "cli: $(( ($(date +%s%N) - t0) / 1000000 )) ms (load + 8 steps + decode + PNG)"
+  [ -x /tmp/ls/bin/bench_cuda_sd15 ] && /tmp/ls/bin/bench_cuda_sd15 "$reps" 2>&1 | tee "$out/bench.log"
+  exit $rc
+  ;;
+*)
+  echo "usage: tools/gpu_suite.sh pack [BUILD_DIR] | run [reps]" >&2
+  exit 2
+  ;;
+esac
