@@ -126,7 +126,9 @@ TEST(Resize, DynamicOnKnownSpectrum) {
     double kept = 0, total = 85;
     for (int i = 0; i < c.rank; ++i) kept += sv[i] * sv[i];
     EXPECT_NEAR(rep.mean_fro_retained, std::sqrt(kept / total), 1e-9) << c.method;
-    if (std::string(c.method) == "sv_fro") EXPECT_GE(rep.mean_fro_retained, 0.95);
+    if (std::string(c.method) == "sv_fro") {
+      EXPECT_GE(rep.mean_fro_retained, 0.95);
+    }
     EXPECT_EQ(af.metadata.at("ss_network_dim"), "Dynamic");
   }
 }
