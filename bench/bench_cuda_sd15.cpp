@@ -92,6 +92,35 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
       ls::cuda::empty_cache();
     }
+    // Hot ops at SD1.5 sizes, for a time breakdown (fp16 unless the only precision asked is another).
+    const ls::DType dt = precisions.size() == 1 && precisions[0] != "fp16"
+                             ? (precisions[0] == "bf16" ? ls::DType::BF16 : ls::DType::F32)
+                             : ls::DType::F16;
+    auto dev = [&](const ls::Shape& sh, uint64_t seed) {
+      ls::sampling::NoiseGenerator g(seed);
+      return g.randn(sh).to_device(ls::Device::CUDA).to(dt);
+    };
+    auto op_line = [&](const char* what, auto&& f) {
+      auto [sec, fl] = time_it(reps * 4, f);
+      std::printf("op %-40s %9.3f ms %8.1f TFLOP/s\n", what, sec * 1e3, fl / sec / 1e12);
+    };
+    {
+      const ls::Tensor h = dev({2, 320, 64, 64}, 1), g = dev({320}, 2), w3 = dev({320, 320, 3, 3}, 3),
+                       q = dev({2, 4096, 320}, 4), c = dev({2, 77, 320}, 5), wff = dev({2560, 320}, 6),
+                       vh = dev({1, 128, 512, 512}, 7), vg = dev({128}, 8), vw = dev({128, 128, 3, 3}, 9);
+      op_line("group_norm+silu [2,320,64,64]", [&] { (void)ls::ops::group_norm(h, 32, g, g, 1e-5f, true); });
+      op_line("conv3x3 320->320 [2,320,64,64]", [&] { (void)ls::ops::conv2d(h, w3, ls::Tensor{}, 1, 1); });
+      op_line("self-attention [2,4096,320] h8", [&] { (void)ls::ops::attention(q, q, q, 8); });
+      op_line("cross-attention [2,4096,320]x77 h8", [&] { (void)ls::ops::attention(q, c, c, 8); });
+      ls::cuda::set_flash_attention(true);
+      op_line("self-attention (flash kernel)", [&] { (void)ls::ops::attention(q, q, q, 8); });
+      ls::cuda::set_flash_attention(false);
+      op_line("linear ff [8192,320]->2560", [&] { (void)ls::ops::linear(q, wff); });
+      op_line("add [2,320,64,64]", [&] { (void)ls::ops::add(h, h); });
+      op_line("nchw_to_nlc [2,320,64,64]", [&] { (void)ls::ops::nchw_to_nlc(h); });
+      op_line("vae group_norm+silu [1,128,512,512]", [&] { (void)ls::ops::group_norm(vh, 32, vg, vg, 1e-6f, true); });
+      op_line("vae conv3x3 128->128 [1,128,512,512]", [&] { (void)ls::ops::conv2d(vh, vw, ls::Tensor{}, 1, 1); });
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_cuda_sd15: %s\n", e.what());
     return 1;

@@ -54,6 +54,19 @@ run)
     --device cuda --precision fp16 -o "$out/cli_cuda.png" 2>&1 | tail -3 || rc=1
   echo "cli: $(( ($(date +%s%N) - t0) / 1000000 )) ms (load + 8 steps + decode + PNG)"
   [ -x /tmp/ls/bin/bench_cuda_sd15 ] && /tmp/ls/bin/bench_cuda_sd15 "$reps" 2>&1 | tee "$out/bench.log"
+  # end to end at the real size: random SD1.5 single file (F16), 512×512, 20 Euler steps, CFG 7.5
+  if [ "${E2E:-1}" = 1 ]; then
+    t0=$(date +%s%N)
+    /tmp/ls/bin/lorastack model init --arch sd1 -o /tmp/sd15.safetensors >/dev/null
+    echo "model init: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+    for p in fp16 bf16 fp32; do
+      for b in 1 4; do
+        /tmp/ls/bin/lorastack generate -m /tmp/sd15.safetensors --tokenizer /tmp/ls/shared/refsuite/model/tiny-sd1/tokenizer \
+          -p "a photo of a cat" --steps 20 --cfg-scale 7.5 -W 512 -H 512 -b "$b" --device cuda --precision "$p" \
+          -o "/tmp/e2e-$p-$b.png" 2>&1 | grep -E 'done in|error' | sed "s/^/e2e $p batch $b: /"
+      done
+    done
+  fi
   exit $rc
   ;;
 *)

@@ -104,10 +104,7 @@ void Engine::Impl::place_components() {
 #ifdef LORASTACK_HAS_CUDA
   ls::cuda::set_device(index);
   device = ls::Device::CUDA;
-  for (ls::ParamTable* t : {&comp->unet_params, &comp->vae_params}) t->to_device(device, compute);
-  // bf16's 8-bit mantissa in the conditioning is amplified by CFG (cond − uncond times the scale): the text
-  // encoder (well under 1 % of the FLOPs of a generation) stays fp32 in bf16 mode.
-  comp->text_params.to_device(device, compute == ls::DType::BF16 ? ls::DType::F32 : compute);
+  for (ls::ParamTable* t : {&comp->unet_params, &comp->vae_params, &comp->text_params}) t->to_device(device, compute);
 #else
   ls::fail("--device {}: this lorastack was built without the CUDA backend (rebuild with nvcc and LORASTACK_CUDA)", d);
 #endif

@@ -201,6 +201,32 @@ TEST_F(CudaOps, HalfPrecisionCompute) {
   }
 }
 
+TEST_F(CudaOps, FlashAttentionMatchesGemmPathAndCpu) {
+  // head sizes of SD1.x (40, 80, 160), SD2 (64), the tiny model (4, 8); lengths off the 64-row tiles; causal
+  struct C { int64_t b, lq, lk, heads, d; bool causal; };
+  for (const C& c : {C{2, 300, 77, 8, 40, false}, C{1, 1100, 1100, 8, 40, false}, C{2, 129, 77, 8, 80, false},
+                     C{1, 256, 256, 8, 160, false}, C{1, 77, 77, 12, 64, true}, C{2, 64, 64, 8, 4, false},
+                     C{1, 77, 77, 4, 8, true}, C{1, 4096, 4096, 1, 160, false}}) {
+    const Tensor q = rnd({c.b, c.lq, c.heads * c.d}, 90), k = rnd({c.b, c.lk, c.heads * c.d}, 91),
+                 v = rnd({c.b, c.lk, c.heads * c.d}, 92);
+    const Tensor ref = ops::attention(q, k, v, static_cast<int>(c.heads), c.causal);
+    for (DType dt : {DType::F16, DType::BF16}) {
+      const double tol = dt == DType::F16 ? 5e-3 : 3e-2;
+      cuda::set_flash_attention(true);
+      const Tensor f = ops::attention(gpu(q, dt), gpu(k, dt), gpu(v, dt), static_cast<int>(c.heads), c.causal);
+      cuda::set_flash_attention(false);
+      const Tensor g = ops::attention(gpu(q, dt), gpu(k, dt), gpu(v, dt), static_cast<int>(c.heads), c.causal);
+      cuda::set_flash_attention(true);
+      const double ef = rel_err(f, ref), eg = rel_err(g, ref);
+      EXPECT_LE(ef, tol) << dtype_name(dt) << " flash " << c.lq << "×" << c.lk << " d " << c.d;
+      EXPECT_LE(eg, tol) << dtype_name(dt) << " gemm " << c.lq << "×" << c.lk << " d " << c.d;
+      std::printf("  attention %s %4lld×%-4lld h%-2lld d%-3lld%s flash %.2e gemm %.2e\n", dtype_name(dt),
+                  static_cast<long long>(c.lq), static_cast<long long>(c.lk), static_cast<long long>(c.heads),
+                  static_cast<long long>(c.d), c.causal ? " causal" : "       ", ef, eg);
+    }
+  }
+}
+
 TEST_F(CudaOps, ErrorsAreOneLine) {
   const Tensor a = gpu(rnd({2, 3}, 80)), b = gpu(rnd({4, 5}, 81));
   EXPECT_THROW(ops::matmul(a, b), Error);

@@ -105,7 +105,7 @@ TEST(Limits, AdapterStack) {
   EXPECT_EQ(error_of([] { limits::check_lora_stack({{"x.safetensors", INFINITY, 1.0f}}); }),
             "x.safetensors: strength inf must be finite and within ±100");
   EXPECT_EQ(error_of([] { limits::check_lora_stack({{"x.safetensors", 1.0f, -1e9f}}); }),
-            "x.safetensors: strength -1e+09 must be finite and within ±100");
+            "x.safetensors: strength -1000000000 must be finite and within ±100");
 }
 
 // The Engine applies the limits before any work: each refused request returns at once.

@@ -99,8 +99,6 @@ void check_text_config(const CLIPTextConfig& c, const std::string& file) {
     fail("{}: hidden_size {} does not split into {} attention heads", file, c.hidden_size, c.num_attention_heads);
   check_range(c.num_hidden_layers, 1, kMaxLayers, file, "num_hidden_layers");
   check_range(c.max_position_embeddings, 2, 4096, file, "max_position_embeddings");
-  check_range(c.bos_token_id, 0, c.vocab_size - 1, file, "bos_token_id");
-  check_range(c.eos_token_id, 0, c.vocab_size - 1, file, "eos_token_id");
   check_finite(c.layer_norm_eps, file, "layer_norm_eps");
   if (c.hidden_act != "quick_gelu" && c.hidden_act != "gelu")
     fail("{}: hidden_act '{}' is not supported (quick_gelu or gelu)", file, c.hidden_act.substr(0, 40));

@@ -83,6 +83,12 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, b
 /// table on CUDA (or uploaded), ids I64/I32 on the CPU (range-checked there, then uploaded).
 Tensor embedding(const Tensor& table, const Tensor& ids);
 
+/// Attention kernel choice for F16 / BF16: batched GEMMs + softmax (default) or the fused flash kernel (env
+/// LORASTACK_ATTENTION=flash at start, or this setter; exact, but still slower than the GEMM path on the H200).
+/// F32 always uses the GEMM path (exact fp32 products).
+void set_flash_attention(bool on);
+bool flash_attention_enabled();
+
 /// True when any of the defined tensors lives on the GPU.
 inline bool any(std::initializer_list<const Tensor*> ts) {
   for (const Tensor* t : ts)

@@ -123,33 +123,43 @@ __device__ float block_sumf(float v, float* shared) {
   return t;
 }
 
-/// One block per (sample, group): the group is cg·hw contiguous values.
-template <typename T> __global__ void group_norm_k(const T* x, const T* gamma, const T* beta, T* y, int64_t c,
-                                                    int64_t hw, int groups, float eps, bool silu) {
+/// GroupNorm statistics: grid (n·groups, splits); each block sums a slice of its group (cg·hw contiguous
+/// values) in double and adds Σx, Σx² into stats[2·ng], stats[2·ng + 1] (zeroed before). Splitting a group over
+/// many blocks keeps every SM busy at VAE sizes (a group of 512×512×4 values).
+template <typename T> __global__ void group_stats_k(const T* x, double* stats, int64_t len, int64_t slice) {
   __shared__ double sh[kThreads / 32];
-  const int64_t ng = blockIdx.x;
-  const int64_t cg = c / groups, len = cg * hw;
-  const int g = static_cast<int>(ng % groups);
+  const int64_t ng = blockIdx.x, begin = blockIdx.y * slice;
+  const int64_t end = begin + slice < len ? begin + slice : len;
   const T* xs = x + ng * len;
-  T* ys = y + ng * len;
-  double s = 0;
-  for (int64_t i = threadIdx.x; i < len; i += kThreads) s += ld(xs[i]);
-  const double mean = block_sum(s, sh) / static_cast<double>(len);
-  double q = 0;
-  for (int64_t i = threadIdx.x; i < len; i += kThreads) {
-    const double d = ld(xs[i]) - mean;
-    q += d * d;
+  double s = 0, q = 0;
+  for (int64_t i = begin + threadIdx.x; i < end; i += kThreads) {
+    const double v = ld(xs[i]);
+    s += v;
+    q += v * v;
   }
-  const double var = block_sum(q, sh) / static_cast<double>(len);
-  const float rstd = static_cast<float>(1.0 / sqrt(var + static_cast<double>(eps)));
-  const float m = static_cast<float>(mean);
-  for (int64_t i = threadIdx.x; i < len; i += kThreads) {
-    const int64_t ch = g * cg + i / hw;
-    const float ga = ld(gamma[ch]), be = ld(beta[ch]);
-    const float a = rstd * ga, b = be - m * rstd * ga;
-    float v = ld(xs[i]) * a + b;
+  s = block_sum(s, sh);
+  q = block_sum(q, sh);
+  if (threadIdx.x == 0) {
+    atomicAdd(&stats[2 * ng], s);
+    atomicAdd(&stats[2 * ng + 1], q);
+  }
+}
+
+/// y = (x − μ)·rstd·γ + β (then SiLU), element-parallel; μ and rstd per (sample, group) from the sums
+/// (variance E[x²] − μ² evaluated in double, biased, as torch.nn.functional.group_norm).
+template <typename T> __global__ void group_apply_k(const T* x, const double* stats, const T* gamma, const T* beta,
+                                                     T* y, int64_t total, int64_t c, int64_t hw, int groups,
+                                                     float eps, bool silu) {
+  const int64_t cg = c / groups, len = cg * hw;
+  GRID_LOOP(i, total) {
+    const int64_t ng = i / len, ch = (i / hw) % c;
+    const double mean = stats[2 * ng] / static_cast<double>(len);
+    const double var = fmax(stats[2 * ng + 1] / static_cast<double>(len) - mean * mean, 0.0);
+    const float rstd = static_cast<float>(rsqrt(var + static_cast<double>(eps)));
+    const float a = rstd * ld(gamma[ch]), b = ld(beta[ch]) - static_cast<float>(mean) * a;
+    float v = ld(x[i]) * a + b;
     if (silu) v = sigmoid_gate(v, 1.0f);
-    ys[i] = st<T>(v);
+    y[i] = st<T>(v);
   }
 }
 
@@ -335,12 +345,19 @@ void fill_rows(Elem dt, const void* bias, void* y, int64_t rows, int64_t cols, b
 }
 
 void group_norm(Elem dt, const void* x, const void* gamma, const void* beta, void* y, int64_t n, int64_t c,
-                int64_t hw, int groups, float eps, bool silu) {
-  if (n * c * hw == 0) return;
+                int64_t hw, int groups, float eps, bool silu, double* stats) {
+  const int64_t total = n * c * hw;
+  if (total == 0) return;
+  const int64_t len = (c / groups) * hw;
+  const int64_t splits = len / 16384 + 1 < 1024 ? len / 16384 + 1 : 1024;
+  const int64_t slice = (len + splits - 1) / splits;
+  cudaMemsetAsync(stats, 0, sizeof(double) * 2 * n * groups, 0);
   dispatch(dt, "group_norm", [&](auto t) {
     using T = decltype(t);
-    group_norm_k<T><<<static_cast<unsigned>(n * groups), kThreads>>>(cp<T>(x), cp<T>(gamma), cp<T>(beta), mp<T>(y),
-                                                                      c, hw, groups, eps, silu);
+    group_stats_k<T><<<dim3(static_cast<unsigned>(n * groups), static_cast<unsigned>(splits)), kThreads>>>(
+        cp<T>(x), stats, len, slice);
+    group_apply_k<T><<<blocks_for(total), kThreads>>>(cp<T>(x), stats, cp<T>(gamma), cp<T>(beta), mp<T>(y), total, c,
+                                                      hw, groups, eps, silu);
   });
   check_launch("group_norm");
 }

@@ -36,9 +36,10 @@ void axpby(Elem dt, float a, const void* x, float b, const void* z, void* y, int
 /// per_plane (y viewed as [planes, cols]): the bias pre-fill of linear / conv2d before a GEMM with beta 1.
 void fill_rows(Elem dt, const void* bias, void* y, int64_t rows, int64_t cols, bool per_plane, int64_t channels);
 
-/// Group norm: x, y [n, c, hw]; gamma, beta [c] (dtype dt); statistics in double; optional SiLU.
+/// Group norm: x, y [n, c, hw]; gamma, beta [c] (dtype dt); statistics (Σx, Σx² in double, each group split
+/// over several blocks) in `stats`, a device scratch of 2·n·groups doubles; optional SiLU.
 void group_norm(Elem dt, const void* x, const void* gamma, const void* beta, void* y, int64_t n, int64_t c,
-                int64_t hw, int groups, float eps, bool silu);
+                int64_t hw, int groups, float eps, bool silu, double* stats);
 /// Layer norm of `rows` rows of c; statistics in double.
 void layer_norm(Elem dt, const void* x, const void* gamma, const void* beta, void* y, int64_t rows, int64_t c,
                 float eps);
@@ -46,6 +47,12 @@ void layer_norm(Elem dt, const void* x, const void* gamma, const void* beta, voi
 /// row r is query (r % lq) + q_offset and masks columns > that index.
 void softmax(Elem dt_in, Elem dt_out, const void* x, void* y, int64_t rows, int64_t cols, float scale,
              bool causal, int64_t lq, int64_t q_offset);
+
+/// Fused attention (flash_attention.cu) for F16 / BF16: q [b, lq, heads·d], k/v [b, lk, heads·d] → o, scale
+/// applied to QKᵀ, causal mask optional; fp32 softmax statistics and accumulation. Returns false (nothing
+/// launched) for F32, d > 160 or b·heads > 65535, so the caller falls back to the GEMM path.
+bool flash_attention(Elem dt, const void* q, const void* k, const void* v, void* o, int64_t b, int64_t lq, int64_t lk,
+                     int64_t heads, int64_t d, bool causal, float scale);
 
 /// Nearest 2× upsample of `planes` h×w planes.
 void upsample_nearest2x(Elem dt, const void* x, void* y, int64_t planes, int64_t h, int64_t w);
