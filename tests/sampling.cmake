@@ -1,4 +1,5 @@
 ls_test(NAME test_sampling SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/sampling/test_samplers.cpp
-        ${CMAKE_CURRENT_SOURCE_DIR}/sampling/test_schedules.cpp MODULES runtime io sampling)
+        ${CMAKE_CURRENT_SOURCE_DIR}/sampling/test_schedules.cpp ${CMAKE_CURRENT_SOURCE_DIR}/sampling/test_rng.cpp
+        MODULES runtime io sampling)
 # The CFG combination in the test mirrors torch's two roundings (no fused multiply-add).
 target_compile_options(test_sampling PRIVATE -ffp-contract=off)

@@ -4,8 +4,8 @@
 // MT19937 seeded with the low 32 bits of the seed; float uniforms (u & 0xFFFFFF)·2⁻²⁴; for tensors of
 // ≥ 16 elements, Box–Muller over blocks of 16 (u1 = 1 − a[j], u2 = a[j+8], j < 8) with the last block
 // recomputed when numel is not a multiple of 16 (aten/src/ATen/native/cpu/DistributionTemplates.h).
-// Bit-equality with torch (whose AVX2 path uses SLEEF transcendental functions) is the subject of the
-// sampler/seed issue; until then treat it as "torch-like", deterministic per seed on every machine.
+// Measured: equal to torch 2.11's CPU draws within 2e-6 (tests/sampling/test_rng.cpp); not bit-equal,
+// since torch's AVX2 path uses SLEEF log/sin/cos where this uses libm (bit-equality: issue 6).
 #pragma once
 
 #include <cstdint>
