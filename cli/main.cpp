@@ -26,7 +26,8 @@ int run_generate(GenerateArgs& a) {
   std::cerr << engine.describe() << "\n";
   std::vector<lorastack::LoraSpec> stack;
   for (const auto& l : a.loras) stack.push_back(lorastack::parse_lora_arg(l, a.lora_dir));
-  for (auto& t : lorastack::extract_lora_tags(a.req.prompt)) {
+  std::string tag_free = a.req.prompt;  // the prompt keeps its tags (A1111 saves them); the engine skips them
+  for (auto& t : lorastack::extract_lora_tags(tag_free)) {
     t.path = lorastack::resolve_lora(t.path, a.lora_dir);
     stack.push_back(t);
   }

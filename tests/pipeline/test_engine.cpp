@@ -152,6 +152,28 @@ TEST(Txt2Img, CommandLineReproducesEulerReference) {
   EXPECT_NE(text["parameters"].find("Steps: 8, Sampler: Euler, CFG scale: 7.5"), std::string::npos) << text["parameters"];
 }
 
+TEST(Txt2Img, CommandLineWithLorasReproducesStackedReference) {
+  // refsuite txt2img_g: lora_a at 0.7 and locon_b at 0.4 (UNet and TE), one by path, one by name + --lora-dir.
+  auto ref = ls::io::read_safetensors(kRef + "adapters/txt2img_g/expected.safetensors");
+  std::string noise = tmp("cli-g-noise.safetensors"), lat = tmp("cli-g-latents.safetensors"), png = tmp("cli-g.png");
+  ls::io::write_safetensors(noise, {{"initial_latents", f32(ref, "initial_latents")}});
+  std::string cmd = std::string(LS_CLI_PATH) + " generate -m " + kRef + "model/tiny-sd1.ckpt --tokenizer " + kTok +
+                    " -p 'a photo of an astronaut riding a horse on mars <lora:locon_b_kohya:0.4>'" +
+                    " -n 'blurry, low quality, watermark' --lora-dir " + kRef + "adapters --lora " + kRef +
+                    "adapters/lora_a/lora_a_kohya.safetensors:0.7 --lora-strict --steps 8 --cfg-scale 7.5" +
+                    " --sampler euler -W 128 -H 128 --initial-noise " + noise + " --save-latents " + lat + " -o " + png +
+                    " > /dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  auto got = ls::io::read_safetensors(lat);
+  ls::Tensor want = f32(ref, "final_latents");
+  EXPECT_LE(max_diff(f32(got, "latents"), want), 1e-3 * max_abs(want));
+  std::map<std::string, std::string> text;
+  ls::image::read_png(png, &text);
+  EXPECT_NE(text["parameters"].find("<lora:locon_b_kohya:0.4>"), std::string::npos) << text["parameters"];
+  EXPECT_NE(text["parameters"].find("Lora hashes: \"lora_a_kohya: 3d2b3c2180ef, locon_b_kohya: "), std::string::npos)
+      << text["parameters"];
+}
+
 TEST(Txt2Img, CommandLineErrorsAreOneLine) {
   std::string out = tmp("err.txt");
   auto run = [&](const std::string& args) {
