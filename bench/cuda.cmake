@@ -5,3 +5,10 @@ if(LORASTACK_HAS_CUDA)
   add_executable(bench_cuda_sd15 ${CMAKE_CURRENT_SOURCE_DIR}/bench_cuda_sd15.cpp)
   target_link_libraries(bench_cuda_sd15 PRIVATE ${bench_cuda_mods})
 endif()
+# bench_cuda_pipeline: Engine::generate end to end on the CUDA backend (images/s at batch 1 and 4) and one UNet
+# step, on a `lorastack model init` model; bench/diffusers_compare.py runs it beside diffusers.
+if(LORASTACK_HAS_CUDA)
+  add_executable(bench_cuda_pipeline ${CMAKE_CURRENT_SOURCE_DIR}/bench_cuda_pipeline.cpp)
+  target_link_libraries(bench_cuda_pipeline PRIVATE lorastack)
+  target_compile_definitions(bench_cuda_pipeline PRIVATE LORASTACK_HAS_CUDA=1)
+endif()
