@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 
@@ -50,6 +51,11 @@ struct FileCloser {
   png_longjmp(png, 1);
 }
 void png_warn(png_structp, png_const_charp) {}
+// libpng (1.6.39) reports an oversized ancillary chunk as a warning and then still allocates its claimed
+// length (up to 2 GB from a 100-byte file); its own buffers are never legitimately that large (rows ≤ 128 KB,
+// text ≤ the 16 MB chunk limit below), so its allocator refuses anything over 64 MB (libpng then fails).
+png_voidp png_bounded_malloc(png_structp, png_alloc_size_t n) { return n > (size_t{64} << 20) ? nullptr : std::malloc(n); }
+void png_bounded_free(png_structp, png_voidp p) { std::free(p); }
 }  // namespace
 
 void write_png(const std::string& path, const Image& img, const std::map<std::string, std::string>& text) {
@@ -96,10 +102,14 @@ void write_png(const std::string& path, const Image& img, const std::map<std::st
 Image read_png(const std::string& path, std::map<std::string, std::string>* text) {
   std::unique_ptr<FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
   if (!f) fail("{}: cannot open", path);
+  std::error_code size_ec;
+  const uint64_t file_bytes = std::filesystem::file_size(path, size_ec);
+  if (size_ec) fail("{}: cannot read its size: {}", path, size_ec.message());
   unsigned char sig[8];
   if (std::fread(sig, 1, 8, f.get()) != 8 || png_sig_cmp(sig, 0, 8)) fail("{}: not a PNG file", path);
   std::string err;
-  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err, png_fail, png_warn);
+  png_structp png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &err, png_fail, png_warn, nullptr,
+                                             png_bounded_malloc, png_bounded_free);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
   if (!png || !info) fail("{}: libpng could not start", path);
   Image img;
@@ -111,7 +121,20 @@ Image read_png(const std::string& path, std::map<std::string, std::string>* text
   png_init_io(png, f.get());
   png_set_sig_bytes(png, 8);
   png_set_user_limits(png, 16384, 16384);
+  // Ancillary chunks (text, ICC profiles, ...) are buffered whole, sized by their untrusted length field:
+  // at most 16 MB each, and at most 1000 of them.
+  png_set_chunk_malloc_max(png, 16u << 20);
+  png_set_chunk_cache_max(png, 1000);
   png_read_info(png, info);
+  // The pixel buffer is allocated before any pixel data is read: refuse a header whose image the rest of
+  // the file cannot hold (deflate expands at most ~1032:1), so a tiny file cannot claim a huge buffer.
+  const uint64_t filtered = static_cast<uint64_t>(png_get_image_height(png, info)) * (png_get_rowbytes(png, info) + 1);
+  if (filtered / 1100 > file_bytes) {
+    const png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+    png_destroy_read_struct(&png, &info, nullptr);
+    fail("{}: PNG header claims a {}x{} image ({} bytes of pixel data), more than a {}-byte file can hold", path,
+         w, h, filtered, file_bytes);
+  }
   png_set_expand(png);
   png_set_strip_16(png);
   png_set_strip_alpha(png);

@@ -9,6 +9,9 @@
 #include <memory>
 #include <string>
 
+#include <zlib.h>
+
+#include "image/image.h"
 #include "io/pickle.h"
 #include "io/safetensors.h"
 #include "lorastack/lorastack.h"
@@ -134,6 +137,31 @@ TEST(FuzzRegressions, PromptTagLimits) {
   EXPECT_EQ(error_of([&] { lorastack::extract_lora_tags(many); }), "prompt has 65 LoRA tags, more than the adapter stack limit of 64");
   std::string huge(100000, 'x');
   EXPECT_EQ(error_of([&] { lorastack::extract_lora_tags(huge); }), "prompt of 100000 bytes: longer than the limit of 65536 bytes");
+}
+
+// fuzz_png (2.4 GB peak memory): a 70-byte PNG whose header claims 16384x16384 made read_png allocate the
+// 805 MB pixel buffer before reading any data. The header is now checked against what the file can hold.
+TEST(FuzzRegressions, PngHeaderClaimsMoreThanTheFileHolds) {
+  auto chunk = [](const std::string& type, const std::string& data) {
+    std::string out;
+    for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<char>((data.size() >> s) & 0xff));
+    std::string body = type + data;
+    uLong crc = crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()));
+    out += body;
+    for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<char>((crc >> s) & 0xff));
+    return out;
+  };
+  const std::string ihdr("\x00\x00\x40\x00\x00\x00\x40\x00\x08\x02\x00\x00\x00", 13);  // 16384², RGB8
+  const std::string idat("\x78\x9c\x63\x60\x00\x00\x00\x02\x00\x01", 10);  // zlib of one zero byte
+  std::string p = write("claim.png", std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", ihdr) + chunk("IDAT", idat) +
+                                         chunk("IEND", ""));
+  EXPECT_TRUE(has(error_of([&] { ls::image::read_png(p); }), "claims a 16384x16384 image (805322752 bytes of pixel data)"));
+  // fuzz_png (out-of-memory): a zTXt chunk whose length field claims 1.5 GB; libpng only warns "chunk data is
+  // too large" and then allocates it. Its allocator is now bounded, so this is a plain read error.
+  const std::string small_ihdr("\x00\x00\x00\x02\x00\x00\x00\x02\x08\x02\x00\x00\x00", 13);
+  p = write("ztxt.png", std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", small_ihdr) +
+                            std::string("\x5d\x00\x00\x11zTXtk\x00\x00xyz", 14));
+  EXPECT_TRUE(has(error_of([&] { ls::image::read_png(p); }), p + ": PNG read failed"));
 }
 
 }  // namespace

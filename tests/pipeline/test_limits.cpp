@@ -110,7 +110,10 @@ TEST(Limits, AdapterStack) {
 
 // The Engine applies the limits before any work: each refused request returns at once.
 TEST(Limits, EngineRefusesBeforeWork) {
-  Engine engine({.model = kRef + "model/tiny-sd1.safetensors", .tokenizer_dir = kRef + "model/tiny-sd1/tokenizer"});
+  ModelOptions options;
+  options.model = kRef + "model/tiny-sd1.safetensors";
+  options.tokenizer_dir = kRef + "model/tiny-sd1/tokenizer";
+  Engine engine(options);
   GenerateRequest r;
   r.prompt = "x";
   r.width = r.height = 8192;
