@@ -61,13 +61,7 @@ struct World {
   World() {
     auto cfg = ls::sd::preset_configs(ls::sd::InitArch::SD1);
     cfg.vae.block_out_channels = {32, 32, 32, 32};  // the VAE is not benchmarked here: keep it small
-    auto w = ls::sd::init_weights(cfg, 1);
-    model.unet_config = cfg.unet;
-    model.vae_config = cfg.vae;
-    model.text_config = cfg.text;
-    model.unet.tensors = std::move(w.unet);
-    model.vae.tensors = std::move(w.vae);
-    model.text_encoder.tensors = std::move(w.text);
+    model = ls::sd::random_model(cfg, 1);
     comp = ls::sd::build_components(model);
     params = {&comp->unet_params, &comp->text_params, nullptr, &model.unet_config};
     keymap = std::make_unique<ls::adapters::KeyMap>(params);

@@ -15,14 +15,7 @@ struct SD15 {
   ls::sd::LoadedModel model;
   std::unique_ptr<ls::sd::Components> comp;
   SD15() {
-    auto cfg = ls::sd::preset_configs(ls::sd::InitArch::SD1);
-    auto w = ls::sd::init_weights(cfg, 1);
-    model.unet_config = cfg.unet;
-    model.vae_config = cfg.vae;
-    model.text_config = cfg.text;
-    model.unet.tensors = std::move(w.unet);
-    model.vae.tensors = std::move(w.vae);
-    model.text_encoder.tensors = std::move(w.text);
+    model = ls::sd::random_model(ls::sd::preset_configs(ls::sd::InitArch::SD1), 1);
     comp = ls::sd::build_components(model);
   }
 };

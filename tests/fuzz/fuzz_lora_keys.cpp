@@ -20,16 +20,7 @@ struct TinyModel {
   std::unique_ptr<ls::adapters::KeyMap> keymap;
   std::unique_ptr<ls::adapters::AdapterStack> stack;
   TinyModel() {
-    auto cfg = ls::sd::preset_configs(ls::sd::InitArch::Tiny);
-    auto w = ls::sd::init_weights(cfg, 1);
-    model.family = ls::sd::Family::SD1;
-    model.unet_config = cfg.unet;
-    model.vae_config = cfg.vae;
-    model.text_config = cfg.text;
-    model.scheduler_config = cfg.scheduler;
-    model.unet.tensors = std::move(w.unet);
-    model.vae.tensors = std::move(w.vae);
-    model.text_encoder.tensors = std::move(w.text);
+    model = ls::sd::random_model(ls::sd::preset_configs(ls::sd::InitArch::Tiny), 1);
     comp = ls::sd::build_components(model);
     params.unet = &comp->unet_params;
     params.text_encoder = &comp->text_params;

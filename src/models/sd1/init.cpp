@@ -382,4 +382,19 @@ void write_initialized_model(const ModelConfigs& cfg, uint64_t seed, const std::
                         {{"format", "pt"}});
 }
 
+LoadedModel random_model(const ModelConfigs& cfg, uint64_t seed) {
+  auto w = init_weights(cfg, seed);
+  LoadedModel m;
+  m.source = "random";
+  m.family = cfg.unet.cross_attention_dim == 1024 ? Family::SD2 : Family::SD1;
+  m.unet_config = cfg.unet;
+  m.vae_config = cfg.vae;
+  m.text_config = cfg.text;
+  m.scheduler_config = cfg.scheduler;
+  m.unet.tensors = std::move(w.unet);
+  m.vae.tensors = std::move(w.vae);
+  m.text_encoder.tensors = std::move(w.text);
+  return m;
+}
+
 }  // namespace ls::sd

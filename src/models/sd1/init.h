@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "models/sd1/config.h"
+#include "models/sd1/loader.h"
 #include "runtime/tensor.h"
 
 namespace ls::sd {
@@ -57,6 +58,10 @@ struct InitWeights {
   std::map<std::string, Tensor> unet, vae, text;
 };
 InitWeights init_weights(const ModelConfigs& cfg, uint64_t seed);
+
+/// A LoadedModel holding init_weights(cfg, seed) in memory (F32; family SD2 when cross_attention_dim is
+/// 1024, else SD1): what benchmarks and fuzzers build components from without writing a file.
+LoadedModel random_model(const ModelConfigs& cfg, uint64_t seed);
 
 /// `lorastack model init` backend. `out` ending in ".safetensors": one LDM-keyed single file (F16 by
 /// default, `dtype` otherwise; plus cond_stage_model.transformer.text_model.embeddings.position_ids I64 [1, P]).
