@@ -1,6 +1,7 @@
 // Bad adapters: a clear error naming the file and key, nothing crashes, the model is left untouched.
 // Also the synthetic cases of formats the refsuite has no file for (older diffusers spellings, LoKr/LoHa
 // Tucker, CP, IA3, column-wise DoRA), checked against the formulas of lora-formats.md §2 written out directly.
+#include "../common/error_of.h"
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +10,8 @@
 #include "adapters/math.h"
 #include "adapters/stack.h"
 #include "fixtures.h"
+
+using ls::testing::error_of;
 
 using namespace ls;
 using namespace ls::adapters;
@@ -33,15 +36,6 @@ std::shared_ptr<const Adapter> from_tensors(const std::map<std::string, Tensor>&
   return resolve_adapter(parse_adapter(f), model().keymap, o);
 }
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 const char* kQ = "down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q";  // [64, 64]
 const char* kConv = "down_blocks.1.resnets.0.conv2";                              // [64, 64, 3, 3]

@@ -1,5 +1,6 @@
 // One test per defect the fuzzers (or their review) found, each with the input that showed it
 // (tests/fuzz/README.md lists them). Every case must end in a one-line ls::Error or a correct result.
+#include "../common/error_of.h"
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -18,19 +19,10 @@
 #include "models/sd1/init.h"
 #include "runtime/error.h"
 
+using ls::testing::error_of;
+
 namespace {
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const ls::Error& e) {
-    std::string m = e.what();
-    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
-    return m;
-  }
-  return "";
-}
 bool has(const std::string& msg, const std::string& part) { return msg.find(part) != std::string::npos; }
 
 std::string scratch(const std::string& name) {

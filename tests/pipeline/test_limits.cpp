@@ -1,5 +1,6 @@
 // Resource limits (pipeline/limits.h, issue 4): every oversized request is refused before any work,
 // with a one-line error naming the field, its value and the limit; the Engine applies them.
+#include "../common/error_of.h"
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,24 +12,14 @@
 #include "pipeline/limits.h"
 #include "runtime/error.h"
 
+using ls::testing::error_of;
+
 namespace {
 
 using namespace lorastack;
 
 const std::string kRef = std::string(LS_SHARED_DIR) + "/refsuite/";
 
-/// The message of the ls::Error `f` throws ("" if it does not throw).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const ls::Error& e) {
-    std::string m = e.what();
-    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
-    return m;
-  }
-  return "";
-}
 
 bool has(const std::string& msg, const std::string& part) { return msg.find(part) != std::string::npos; }
 

@@ -1,11 +1,14 @@
 // Schedules beyond the refsuite settings (values worked out from diffusers 0.40's set_timesteps), error
 // handling, and every sampler with an oracle denoiser (ε or v computed from a known x₀) landing on x₀.
+#include "../common/error_of.h"
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <string>
 
 #include "sampling/sampler.h"
+
+using ls::testing::error_of;
 
 using namespace ls;
 using namespace ls::sampling;
@@ -16,14 +19,6 @@ std::vector<float> ts_of(const char* sampler, const char* scheduler, int steps) 
   return make_schedule(SamplerSpec{sampler, scheduler, steps, 0.0f}, sd::SchedulerConfig{}).timesteps;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(Schedules, Spacings) {
   const std::vector<float> leading{876, 751, 626, 501, 376, 251, 126, 1};
