@@ -1,5 +1,7 @@
 #include "runtime/module.h"
 
+#include "runtime/autograd.h"
+
 namespace ls {
 
 Param& ParamTable::add(const std::string& name, const Tensor& base) {
@@ -59,6 +61,18 @@ const Param& ParamTable::get(const std::string& name) const {
   return it->second;
 }
 
+namespace {
+/// y += Σ side paths (in place for inference; out of place while gradients are recorded).
+void add_side_paths(Tensor& y, const Tensor& x, const Param& w) {
+  const bool rec = autograd::recording();
+  for (const auto& s : w.side) {
+    Tensor d = s->forward(x, w.spec);
+    if (rec) y = ops::add(y, d);
+    else ops::add_(y, d);
+  }
+}
+}  // namespace
+
 Linear::Linear(ParamTable& t, const std::string& prefix, int64_t in, int64_t out, bool with_bias) {
   weight = &t.get(prefix + ".weight", {out, in});
   weight->spec = {LayerSpec::Kind::Linear, 1, 0};
@@ -67,7 +81,7 @@ Linear::Linear(ParamTable& t, const std::string& prefix, int64_t in, int64_t out
 
 Tensor Linear::operator()(const Tensor& x) const {
   Tensor y = ops::linear(x, weight->value, bias ? bias->value : Tensor{});
-  for (const auto& s : weight->side) ops::add_(y, s->forward(x, weight->spec));
+  add_side_paths(y, x, *weight);
   return y;
 }
 
@@ -81,7 +95,7 @@ Conv2d::Conv2d(ParamTable& t, const std::string& prefix, int64_t in, int64_t out
 
 Tensor Conv2d::operator()(const Tensor& x) const {
   Tensor y = ops::conv2d(x, weight->value, bias ? bias->value : Tensor{}, stride, padding);
-  for (const auto& s : weight->side) ops::add_(y, s->forward(x, weight->spec));
+  add_side_paths(y, x, *weight);
   return y;
 }
 

@@ -4,6 +4,9 @@
 // being uploaded, after the same validation.
 #include "runtime/ops.h"
 
+#include "runtime/autograd.h"
+#include "runtime/ops_forward.h"
+
 #include <algorithm>
 #include <atomic>
 #include <numeric>
@@ -87,6 +90,8 @@ void count_flops(int64_t f) { g_flops.fetch_add(f, std::memory_order_relaxed); }
 
 int64_t flops() { return g_flops.load(std::memory_order_relaxed); }
 void reset_flops() { g_flops.store(0, std::memory_order_relaxed); }
+
+namespace fwd {
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   need_f32("linear", "x", x);
@@ -256,21 +261,6 @@ Tensor axpby(float a, const Tensor& x, float b, const Tensor& y) {
   return r;
 }
 
-void add_(Tensor& a, const Tensor& b) {
-  need_f32("add_", "a", a);
-  need_f32("add_", "b", b);
-  int64_t inner;
-  const cpu::Bcast mode = broadcast_mode("add_", a, b, inner);
-#ifdef LORASTACK_HAS_CUDA
-  if (cuda::any({&a, &b})) {
-    // a CPU accumulator meeting a CUDA addend stays on the CPU (the addend is downloaded)
-    if (a.device() == Device::CUDA) return cuda::add_(a, b, mode, inner);
-    const Tensor hb = b.to_device(Device::CPU).to(DType::F32);
-    return cpu::binary(cpu::Binary::Add, mode, cf(a), cf(hb), mf(a), a.numel(), hb.numel(), inner);
-  }
-#endif
-  cpu::binary(cpu::Binary::Add, mode, cf(a), cf(b), mf(a), a.numel(), b.numel(), inner);
-}
 
 Tensor softmax(const Tensor& x) {
   need_f32("softmax", "x", x);
@@ -421,6 +411,31 @@ Tensor timestep_embedding(const Tensor& t, int dim, bool flip_sin_to_cos, float 
   Tensor y = Tensor::empty({t.dim(0), dim});
   cpu::timestep_embedding(cf(tf), t.dim(0), dim, flip_sin_to_cos, freq_shift, max_period, mf(y));
   return y;
+}
+
+cpu::Bcast broadcast_of(const char* op, const Tensor& a, const Tensor& b, int64_t& inner) {
+  return broadcast_mode(op, a, b, inner);
+}
+
+}  // namespace fwd
+
+void add_(Tensor& a, const Tensor& b) {
+  if (autograd::recording() && (a.requires_grad() || b.requires_grad()))
+    fail("add_: in-place add on a tensor that requires grad {} while recording gradients (use ops::add)",
+         shape_str(a.shape()));
+  need_f32("add_", "a", a);
+  need_f32("add_", "b", b);
+  int64_t inner;
+  const cpu::Bcast mode = broadcast_mode("add_", a, b, inner);
+#ifdef LORASTACK_HAS_CUDA
+  if (cuda::any({&a, &b})) {
+    // a CPU accumulator meeting a CUDA addend stays on the CPU (the addend is downloaded)
+    if (a.device() == Device::CUDA) return cuda::add_(a, b, mode, inner);
+    const Tensor hb = b.to_device(Device::CPU).to(DType::F32);
+    return cpu::binary(cpu::Binary::Add, mode, cf(a), cf(hb), mf(a), a.numel(), hb.numel(), inner);
+  }
+#endif
+  cpu::binary(cpu::Binary::Add, mode, cf(a), cf(b), mf(a), a.numel(), b.numel(), inner);
 }
 
 // ---- threading ----

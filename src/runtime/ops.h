@@ -85,6 +85,14 @@ Tensor nchw_to_nlc(const Tensor& x);
 /// [N, H·W, C] → [N, C, H, W].
 Tensor nlc_to_nchw(const Tensor& x, int64_t h, int64_t w);
 
+// ---- reductions ----
+
+/// Sum over leading rows (differentiable): x viewed as [numel/cols, cols] → [cols]. (Bias gradients, suffix broadcasts.)
+Tensor sum_leading(const Tensor& x, int64_t cols);
+/// Sum over trailing elements (differentiable): x viewed as [numel/inner, inner] → [numel/inner] (keeps x's leading shape
+/// when inner is the product of its trailing dims: [N, C, H, W] with inner = H·W → [N, C]). inner = numel → [1].
+Tensor sum_trailing(const Tensor& x, int64_t inner);
+
 // ---- attention ----
 
 /// Multi-head scaled dot-product attention.

@@ -1,5 +1,8 @@
 #include "runtime/tensor.h"
 
+#include "runtime/autograd.h"
+#include "runtime/ops.h"
+
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -192,19 +195,39 @@ Tensor Tensor::reshape(const Shape& shape) const {
     s[infer] = numel_ / known;
   }
   LS_CHECK(shape_numel(s) == numel_, "cannot reshape {} to {}", shape_str(shape_), shape_str(shape));
-  Tensor t = *this;
+  Tensor t = detach();
   t.shape_ = s;
+  if (autograd::needs_grad({this})) {
+    const Shape from = shape_;
+    autograd::record(t, {*this}, [from](const Tensor& g) { return std::vector<Tensor>{g.reshape(from)}; });
+  }
   return t;
 }
 
 Tensor Tensor::narrow0(int64_t start, int64_t len) const {
   LS_CHECK(ndim() >= 1 && start >= 0 && len >= 0 && start + len <= shape_[0],
            "narrow0({}, {}) out of range for shape {}", start, len, shape_str(shape_));
-  Tensor t = *this;
+  Tensor t = detach();
   int64_t row = shape_[0] ? numel_ / shape_[0] : 0;
   t.offset_ += static_cast<size_t>(start * row) * dtype_size(dtype_);
   t.shape_[0] = len;
   t.numel_ = row * len;
+  if (autograd::needs_grad({this})) {
+    // adjoint: the gradient rows in place, zeros elsewhere
+    const Shape full = shape_;
+    autograd::record(t, {*this}, [full, start, len](const Tensor& g) {
+      auto rows = [&](int64_t n) {
+        Shape s = full;
+        s[0] = n;
+        return Tensor::zeros(s, g.dtype(), g.device());
+      };
+      std::vector<Tensor> parts;
+      if (start > 0) parts.push_back(rows(start));
+      parts.push_back(g);
+      if (start + len < full[0]) parts.push_back(rows(full[0] - start - len));
+      return std::vector<Tensor>{parts.size() == 1 ? g : ops::cat(parts, 0)};
+    });
+  }
   return t;
 }
 
@@ -212,12 +235,14 @@ Tensor Tensor::to(DType dtype) const {
   if (dtype == dtype_) return *this;
   Tensor t = empty(shape_, dtype, device());
 #ifdef LORASTACK_HAS_CUDA
-  if (device() == Device::CUDA) {
-    cuda::convert(raw(), dtype_, t.raw(), dtype, numel_);
-    return t;
-  }
+  if (device() == Device::CUDA) cuda::convert(raw(), dtype_, t.raw(), dtype, numel_);
+  else
 #endif
-  convert_elements(raw(), dtype_, t.raw(), dtype, numel_);
+    convert_elements(raw(), dtype_, t.raw(), dtype, numel_);
+  if (autograd::needs_grad({this})) {
+    const DType from = dtype_;
+    autograd::record(t, {*this}, [from](const Tensor& g) { return std::vector<Tensor>{g.to(from)}; });
+  }
   return t;
 }
 
@@ -227,7 +252,10 @@ Tensor Tensor::to_device(Device dev) const {
   Tensor t = empty(shape_, dtype_, dev);
   if (dev == Device::CUDA) cuda::copy_to_device(t.raw(), raw(), nbytes());
   else cuda::copy_to_host(t.raw(), raw(), nbytes());
-  t.requires_grad_ = requires_grad_;
+  if (autograd::needs_grad({this})) {
+    const Device from = device();
+    autograd::record(t, {*this}, [from](const Tensor& g) { return std::vector<Tensor>{g.to_device(from)}; });
+  }
   return t;
 #else
   fail("to_device: tensor of shape {} cannot move to CUDA: this build has no CUDA backend", shape_str(shape_));
@@ -239,12 +267,28 @@ Tensor Tensor::clone() const {
 #ifdef LORASTACK_HAS_CUDA
   if (device() == Device::CUDA) {
     cuda::copy_on_device(t.raw(), raw(), nbytes());
-    t.requires_grad_ = requires_grad_;
-    return t;
-  }
+  } else
 #endif
-  std::memcpy(t.raw(), raw(), nbytes());
-  t.requires_grad_ = requires_grad_;
+    std::memcpy(t.raw(), raw(), nbytes());
+  if (autograd::needs_grad({this}))
+    autograd::record(t, {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
+  return t;
+}
+
+bool Tensor::requires_grad() const { return meta_ && meta_->requires_grad; }
+
+void Tensor::set_requires_grad(bool r) {
+  if (!r) {
+    meta_.reset();
+  } else if (!meta_) {
+    meta_ = std::make_shared<autograd::Meta>();
+    meta_->requires_grad = true;
+  }
+}
+
+Tensor Tensor::detach() const {
+  Tensor t = *this;
+  t.meta_.reset();
   return t;
 }
 

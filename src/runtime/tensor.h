@@ -6,8 +6,9 @@
 //  * Storage is shared and may be memory-mapped (a safetensors file): `reshape` and `view` share it.
 //  * Compute dtype on the CPU backend is F32; F16 / BF16 / F8 tensors are storage dtypes, converted with
 //    `to(DType::F32)`. A CUDA backend adds F16/BF16 compute later; ops dispatch on `device()`.
-//  * Gradients: `requires_grad` marks a leaf that training updates; ops record onto the autograd tape
-//    (runtime/autograd.h, a later issue) only while a tape is active, so inference pays nothing.
+//  * Gradients: `set_requires_grad` marks a leaf that training updates; ops record onto the autograd tape
+//    (runtime/autograd.h) only while a tape is active, so inference pays nothing. Copies of a Tensor handle
+//    share one gradient identity (autograd::Meta); views and converted copies get their own.
 #pragma once
 
 #include <cstddef>
@@ -21,6 +22,10 @@
 #include "runtime/error.h"
 
 namespace ls {
+
+namespace autograd {
+struct Meta;
+}
 
 /// Element types, named as safetensors names them (F8_E4M3 = float8_e4m3fn, F8_E5M2 = float8_e5m2).
 enum class DType : uint8_t { F32, F16, BF16, F8_E4M3, F8_E5M2, F64, I64, I32, I16, I8, U8, BOOL };
@@ -103,9 +108,16 @@ class Tensor {
   /// True when both tensors share the same storage block.
   bool shares_storage(const Tensor& o) const { return storage_ == o.storage_; }
 
-  /// Autograd leaf flag (used by the trainer; inference leaves it false).
-  bool requires_grad() const { return requires_grad_; }
-  void set_requires_grad(bool r) { requires_grad_ = r; }
+  /// True for a trainable leaf (set_requires_grad) or the output of an op recorded on an autograd tape.
+  bool requires_grad() const;
+  /// Make this tensor a trainable leaf (true: a fresh gradient identity, unless it already has one) or
+  /// drop its gradient identity (false).
+  void set_requires_grad(bool r);
+  /// Same storage and shape, no gradient identity (torch.Tensor.detach).
+  Tensor detach() const;
+  /// The gradient identity (runtime/autograd.h); null for tensors that never took part in recording.
+  const std::shared_ptr<autograd::Meta>& grad_meta() const { return meta_; }
+  void set_grad_meta(std::shared_ptr<autograd::Meta> m) { meta_ = std::move(m); }
 
   const std::shared_ptr<Storage>& storage() const { return storage_; }
   size_t offset() const { return offset_; }
@@ -116,7 +128,7 @@ class Tensor {
   Shape shape_;
   int64_t numel_ = 0;
   DType dtype_ = DType::F32;
-  bool requires_grad_ = false;
+  std::shared_ptr<autograd::Meta> meta_;
 };
 
 // ---- element conversions (IEEE 754 half, bfloat16, OCP FP8 E4M3FN / E5M2) ----

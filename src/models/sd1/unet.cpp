@@ -1,5 +1,7 @@
 #include "models/sd1/unet.h"
 
+#include "runtime/autograd.h"
+
 #include <string>
 
 namespace ls::sd {
@@ -105,6 +107,17 @@ Tensor UNet2DConditionModel::forward(const Tensor& x, const Tensor& timesteps, c
   auto record = [&](const std::string& name, const Tensor& v) {
     if (capture) (*capture)[name] = v;
   };
+  // With gradient checkpointing on and a tape recording, each resnet / transformer block keeps only its
+  // inputs; the lambdas capture the block by reference (it outlives the tape) and the rest by value.
+  const bool ckpt = checkpointing_ && autograd::recording() && !capture;
+  auto run_resnet = [ckpt](const ResnetBlock2D& r, const Tensor& x_in, const Tensor& temb_in) {
+    if (!ckpt) return r(x_in, temb_in);
+    return autograd::checkpoint([&r](const std::vector<Tensor>& v) { return r(v[0], v[1]); }, {x_in, temb_in});
+  };
+  auto run_attention = [ckpt](const Transformer2DModel& a, const Tensor& x_in, const Tensor& ctx, Capture* cap) {
+    if (!ckpt) return a(x_in, ctx, cap);
+    return autograd::checkpoint([&a](const std::vector<Tensor>& v) { return a(v[0], v[1], nullptr); }, {x_in, ctx});
+  };
 
   // Time embedding.
   Tensor t = timesteps.to(DType::F32);
@@ -125,8 +138,8 @@ Tensor UNet2DConditionModel::forward(const Tensor& x, const Tensor& timesteps, c
   for (size_t i = 0; i < n; ++i) {
     const Level& lv = down_[i];
     for (size_t j = 0; j < lv.resnets.size(); ++j) {
-      h = lv.resnets[j](h, temb_act);
-      if (!lv.attentions.empty()) h = lv.attentions[j](h, context, capture);
+      h = run_resnet(lv.resnets[j], h, temb_act);
+      if (!lv.attentions.empty()) h = run_attention(lv.attentions[j], h, context, capture);
       skips.push_back(h);
     }
     for (const auto& d : lv.down) {
@@ -136,9 +149,9 @@ Tensor UNet2DConditionModel::forward(const Tensor& x, const Tensor& timesteps, c
     record(idx("act.down_blocks", i), h);
   }
 
-  h = mid_res0_(h, temb_act);
-  h = mid_attn_(h, context, capture);
-  h = mid_res1_(h, temb_act);
+  h = run_resnet(mid_res0_, h, temb_act);
+  h = run_attention(mid_attn_, h, context, capture);
+  h = run_resnet(mid_res1_, h, temb_act);
   record("act.mid_block", h);
 
   for (size_t i = 0; i < n; ++i) {
@@ -147,8 +160,8 @@ Tensor UNet2DConditionModel::forward(const Tensor& x, const Tensor& timesteps, c
       if (skips.empty()) fail("UNet2DConditionModel: internal error, skip stack empty");
       h = ops::cat({h, skips.back()}, 1);
       skips.pop_back();
-      h = lv.resnets[j](h, temb_act);
-      if (!lv.attentions.empty()) h = lv.attentions[j](h, context, capture);
+      h = run_resnet(lv.resnets[j], h, temb_act);
+      if (!lv.attentions.empty()) h = run_attention(lv.attentions[j], h, context, capture);
     }
     for (const auto& u : lv.up) h = u(h);
     record(idx("act.up_blocks", i), h);

@@ -33,6 +33,10 @@ class UNet2DConditionModel {
 
   const UNetConfig& config() const { return cfg_; }
 
+  /// Gradient checkpointing (training): while an autograd tape records, each resnet and transformer block
+  /// saves only its inputs and is recomputed during backward (runtime/autograd.h checkpoint). Off by default.
+  void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
+
  private:
   struct Level {
     std::vector<ResnetBlock2D> resnets;
@@ -47,6 +51,7 @@ class UNet2DConditionModel {
   std::vector<Level> down_, up_;
   ResnetBlock2D mid_res0_, mid_res1_;
   Transformer2DModel mid_attn_;
+  bool checkpointing_ = false;
 };
 
 }  // namespace ls::sd

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "runtime/cpu/backward.h"
 #include "runtime/cpu/kernels.h"
 
 namespace ls::cpu {
@@ -17,6 +18,9 @@ int64_t col_budget_bytes() {
   const int64_t mb = std::clamp<int64_t>(2 * threads(), 4, 32);
   return mb << 20;
 }
+
+
+}  // namespace
 
 /// col[kk, (oy − oy0)·ow + ox] for output rows [oy0, oy1) of one group's input planes xg [cg, h, w].
 void im2col_rows(const float* xg, float* col, const ConvShape& s, int64_t cg, int64_t oy0, int64_t oy1) {
@@ -51,8 +55,6 @@ void im2col_rows(const float* xg, float* col, const ConvShape& s, int64_t cg, in
     }
   }
 }
-
-}  // namespace
 
 void conv2d(const float* x, const float* weight, const float* bias, float* y, const ConvShape& s) {
   const int64_t cg = s.c / s.groups, og = s.o / s.groups;
