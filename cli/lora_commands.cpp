@@ -83,7 +83,7 @@ int run_merge(const MergeArgs& a) {
   std::vector<ls::toolbox::MergeInput> in;
   for (const std::string& l : a.loras) {
     ls::adapters::LoraSpec s = ls::adapters::parse_lora_arg(l);
-    in.push_back({s.name, s.unet_strength, s.te_strength});
+    in.push_back({s.name, s.unet_strength, s.te_strength, s.block_weights});
   }
   ls::toolbox::MergeReport r;
   if (!a.model.empty()) {
@@ -108,6 +108,7 @@ int run_merge(const MergeArgs& a) {
 void add_lora_commands(CLI::App& app, ToolboxActions& actions) {
   auto* lora = app.add_subcommand("lora", "LoRA tools: inspect, convert, resize, extract, merge");
   lora->require_subcommand(1);
+  lora->footer("Run 'lorastack lora COMMAND --help' for a command's options and examples.");
 
   auto ia = std::make_shared<InspectArgs>();
   auto* inspect = lora->add_subcommand(
@@ -116,6 +117,12 @@ void add_lora_commands(CLI::App& app, ToolboxActions& actions) {
       "(sha256, CivitAI AutoV2, A1111 short hash, kohya sshs_model_hash check)");
   inspect->add_option("file", ia->files, "adapter file(s): .safetensors, .ckpt, .pt")->required()->check(CLI::ExistingFile);
   inspect->add_flag("--json", ia->json, "print JSON (full metadata) instead of text");
+  inspect->footer(
+      "Examples:\n"
+      "  lorastack lora inspect style.safetensors\n"
+      "  lorastack lora inspect --json loras/*.safetensors > report.json\n"
+      "Hashes: sha256 of the file, CivitAI AutoV2 (its first 10 hex), A1111 addnet hash / short hash (12 hex, the\n"
+      "'Lora hashes' of A1111 infotexts), kohya sshs_model_hash and sshs_legacy_hash recomputed and compared.");
   actions.emplace_back(inspect, [ia] { return run_inspect(*ia); });
 
   auto dtypes = CLI::IsMember({"fp32", "fp16", "bf16"});
@@ -127,6 +134,10 @@ void add_lora_commands(CLI::App& app, ToolboxActions& actions) {
   convert->add_option("input", ca->in, "adapter file")->required()->check(CLI::ExistingFile);
   convert->add_option("--to", ca->to, "kohya | peft")->required()->check(CLI::IsMember({"kohya", "peft"}));
   convert->add_option("-o,--output", ca->out, "output .safetensors")->required();
+  convert->footer(
+      "Examples:\n"
+      "  lorastack lora convert style.safetensors --to peft -o style-peft.safetensors\n"
+      "  lorastack lora convert pytorch_lora_weights.safetensors --to kohya -o style-kohya.safetensors");
   actions.emplace_back(convert, [ca] { return run_convert(*ca); });
 
   auto ra = std::make_shared<ResizeArgs>();
@@ -143,6 +154,10 @@ void add_lora_commands(CLI::App& app, ToolboxActions& actions) {
   resize->add_option("--param", ra->opts.param, "P for --dynamic");
   resize->add_option("--dtype", ra->dtype, "fp32 | fp16 | bf16 (default fp32)")->check(dtypes);
   resize->add_option("-o,--output", ra->out, "output .safetensors")->required();
+  resize->footer(
+      "Examples:\n"
+      "  lorastack lora resize style.safetensors --rank 8 -o style-r8.safetensors\n"
+      "  lorastack lora resize style.safetensors --rank 32 --dynamic sv_fro --param 0.9 -o style-fro90.safetensors");
   actions.emplace_back(resize, [ra] { return run_resize(*ra); });
 
   auto ea = std::make_shared<ExtractArgs>();
@@ -162,13 +177,18 @@ void add_lora_commands(CLI::App& app, ToolboxActions& actions) {
   extract->add_option("--tuned-config", ea->opts.tuned_config, "LDM yaml of --tuned");
   extract->add_option("--dtype", ea->dtype, "fp32 | fp16 | bf16 (default fp32)")->check(dtypes);
   extract->add_option("-o,--output", ea->out, "output .safetensors")->required();
+  extract->footer(
+      "Examples:\n"
+      "  lorastack lora extract --base sd15.safetensors --tuned finetuned.safetensors --rank 32 -o diff.safetensors\n"
+      "  lorastack lora extract --base a.ckpt --tuned b.ckpt --rank 16 --conv-rank 8 --min-diff 0.005 -o diff.safetensors");
   actions.emplace_back(extract, [ea] { return run_extract(*ea); });
 
   auto ma = std::make_shared<MergeArgs>();
   auto* merge = lora->add_subcommand(
       "merge", "merge adapters into a checkpoint (--model; every adapter type, as the generate stack fuses them), or "
                "LoRA / LoCon adapters into one: exactly by concatenating ranks (--concat) or by SVD (--rank R)");
-  merge->add_option("--lora", ma->loras, "FILE[:STRENGTH[:TE_STRENGTH]] (repeatable)")->required();
+  merge->add_option("--lora", ma->loras, "FILE[:STRENGTH[:TE_STRENGTH]][:lbw=BLOCKS] (repeatable; BLOCKS below)")
+      ->required();
   merge->add_option("-m,--model", ma->model, "checkpoint to merge into (SD1.x file or diffusers folder)");
   merge->add_option("--config", ma->config, "LDM yaml of --model");
   merge->add_flag("--concat", ma->concat, "one adapter, exact: ranks concatenated, strengths folded in");
@@ -177,5 +197,14 @@ void add_lora_commands(CLI::App& app, ToolboxActions& actions) {
                     "fp32 | fp16 | bf16 (adapters default fp32; checkpoints keep each tensor's stored dtype)")
       ->check(dtypes);
   merge->add_option("-o,--output", ma->out, "output .safetensors")->required();
+  merge->footer(
+      "Examples:\n"
+      "  lorastack lora merge -m sd15.safetensors --lora style.safetensors:0.8 -o sd15-style.safetensors\n"
+      "  lorastack lora merge --lora a.safetensors:0.7 --lora b.safetensors:0.5 --concat -o ab.safetensors\n"
+      "  lorastack lora merge --lora a.safetensors --lora b.safetensors --rank 16 -o ab-r16.safetensors\n"
+      "  lorastack lora merge --lora style.safetensors:1:lbw=OUTD --concat -o style-outd.safetensors\n"
+      "Block weights (A1111 LoRA Block Weight, SD1.x/SD2.x): lbw=PRESET or 17 / 26 ratios. Presets: NONE ALL INS IND\n"
+      "INALL MIDD OUTD OUTS OUTALL ALL0.5, or one block (BASE, IN01 … OUT11, MID). 17 values: BASE IN01 IN02 IN04 IN05\n"
+      "IN07 IN08 M00 OUT03-OUT11; 26 values: BASE IN00-IN11 M00 OUT00-OUT11. BASE is the text encoder.");
   actions.emplace_back(merge, [ma] { return run_merge(*ma); });
 }

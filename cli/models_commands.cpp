@@ -17,6 +17,7 @@ struct ListArgs {
 void add_models_commands(CLI::App& app, ToolboxActions& actions) {
   auto* models = app.add_subcommand("models", "find the models and adapters in folders");
   models->require_subcommand(1);
+  models->footer("Run 'lorastack models list --help' for its options and examples.");
   auto a = std::make_shared<ListArgs>();
   auto* list = models->add_subcommand(
       "list",
@@ -24,6 +25,10 @@ void add_models_commands(CLI::App& app, ToolboxActions& actions) {
       "type; reads headers only");
   list->add_option("dirs", a->roots, "folders or files to scan (default: the current folder)");
   list->add_flag("--json", a->json, "print JSON");
+  list->footer(
+      "Examples:\n"
+      "  lorastack models list ~/models ~/loras\n"
+      "  lorastack models list --json . > inventory.json");
   actions.emplace_back(list, [a] {
     auto found = ls::toolbox::scan_models(a->roots);
     if (a->json) std::cout << ls::toolbox::models_json(found).dump(2) << "\n";

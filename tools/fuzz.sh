@@ -2,7 +2,7 @@
 # Build the libFuzzer targets (preset "fuzz": clang, ASan + UBSan, build tree build-asan/) and run them.
 #
 #   tools/fuzz.sh TARGET[,TARGET...]|all [BUDGET] [-- extra libFuzzer flags]
-#     TARGET   safetensors, pickle, ckpt, yaml_config, tokenizer, lora_keys, png, prompt_tags (or fuzz_<name>)
+#     TARGET   safetensors, pickle, ckpt, yaml_config, tokenizer, lora_keys, png, image, prompt_tags (or fuzz_<name>)
 #     BUDGET   seconds per target (default 30), or a run count written as "<N>runs" (e.g. 20000runs)
 #
 # Each target starts from its committed seeds (tests/fuzz/corpus/<name>/, read only) plus what earlier runs
@@ -11,7 +11,7 @@
 # LS_FUZZ_BIN=DIR takes the fuzzers from another build tree's fuzz/ folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ALL=(safetensors pickle ckpt yaml_config tokenizer lora_keys png prompt_tags)
+ALL=(safetensors pickle ckpt yaml_config tokenizer lora_keys png image prompt_tags)
 target="${1:-}"
 budget="${2:-30}"
 shift $(( $# >= 2 ? 2 : $# ))

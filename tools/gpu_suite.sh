@@ -4,6 +4,9 @@
 #                                         refsuite files the GPU tests read → .ref/payload.tar.xz (git-ignored)
 #   tools/gpu_suite.sh run  [reps]        there (carry .ref): unpack, run the GPU tests, `lorastack generate
 #                                         --device cuda` on the tiny model, and bench_cuda_sd15; logs in $OUT.
+# cuDNN (too large to carry) is taken from the GPU machine: the first libcudnn.so.9 found there (CUDA toolkit
+# folders first, then PyTorch's wheel); the packed libcudnn.so.9 shim is only a last resort so that binaries
+# linked against it start (the backend then falls back to im2col convolutions and says so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}
@@ -14,7 +17,8 @@ pack)
   stage=.ref/stage
   rm -rf "$stage" && mkdir -p "$stage/bin" "$stage/lib" "$stage/shared/refsuite"
   bins=()
-  for b in tests/test_cuda_ops tests/test_cuda_models bin/lorastack lorastack bench/bench_cuda_sd15; do
+  for b in tests/test_cuda_ops tests/test_cuda_backward tests/test_cuda_models bin/lorastack lorastack \
+    bench/bench_cuda_sd15; do
     [ -f "$build/$b" ] && bins+=("$build/$b")
   done
   for b in "${bins[@]}"; do strip -o "$stage/bin/$(basename "$b")" "$b"; done
@@ -22,6 +26,8 @@ pack)
   for b in "${bins[@]}"; do ldd "$b"; done | awk '/=>/ {print $3}' | sort -u |
     grep -v -E '/(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s)\.so|/usr/local/cuda' |
     while read -r l; do cp -L "$l" "$stage/lib/"; done
+  cudnn=$(for b in "${bins[@]}"; do ldd "$b"; done | awk '/libcudnn\.so/ {print $3}' | sort -u | head -1)
+  if [ -n "$cudnn" ]; then mkdir -p "$stage/lib-fallback" && cp -L "$cudnn" "$stage/lib-fallback/"; fi
   r="$shared/refsuite"
   mkdir -p "$stage/shared/refsuite/reference" "$stage/shared/refsuite/adapters/lora_a" \
     "$stage/shared/refsuite/adapters/locon_b" "$stage/shared/refsuite/adapters/txt2img_g" "$stage/shared/refsuite/model"
@@ -40,22 +46,29 @@ run)
   out=${OUT:-/tmp/out}
   mkdir -p /tmp/ls && tar -C /tmp/ls -xJf .ref/payload.tar.xz
   cuda_lib=$(dirname "$(find / -name 'libcublas.so.13*' -not -path '*/proc/*' 2>/dev/null | head -1)")
-  export LD_LIBRARY_PATH=/tmp/ls/lib:/usr/local/cuda/lib64:${cuda_lib}:${LD_LIBRARY_PATH:-}
+  cudnn_so=$(find /usr/local/cuda* /usr/lib /opt -name 'libcudnn.so.9' -not -path '*/proc/*' 2>/dev/null |
+    awk '{print (index($0, "/usr/local/cuda") == 1 ? 0 : 1), $0}' | sort | head -1 | cut -d' ' -f2- || true)
+  cudnn_lib=${cudnn_so:+$(dirname "$cudnn_so")}
+  echo "cuDNN library: ${cudnn_so:-none found (packed shim only)}"
+  export LD_LIBRARY_PATH=/tmp/ls/lib:/usr/local/cuda/lib64:${cuda_lib}:${cudnn_lib:+$cudnn_lib:}${LD_LIBRARY_PATH:-}:/tmp/ls/lib-fallback
   export LORASTACK_SHARED_DIR=/tmp/ls/shared
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
   ldd /tmp/ls/bin/test_cuda_models | grep -E 'not found|cublas|cudart' || true
   rc=0
-  /tmp/ls/bin/test_cuda_ops 2>&1 | tee "$out/test_cuda_ops.log" | grep -E '^\[ *(OK|FAILED|PASSED) ' || rc=1
-  grep -B3 -A8 'Failure' "$out/test_cuda_ops.log" | head -80 || true
-  /tmp/ls/bin/test_cuda_models 2>&1 | tee "$out/test_cuda_models.log" | grep -E '^\[ *(OK|FAILED|PASSED) |max\|diff|vs fp32| s$' || rc=1
-  grep -B3 -A8 'Failure' "$out/test_cuda_models.log" | head -80 || true
-  t0=$(date +%s%N)
-  /tmp/ls/bin/lorastack generate -m /tmp/ls/shared/refsuite/model/tiny-sd1 -p "a photo of a cat" --steps 8 -W 128 -H 128 \
-    --device cuda --precision fp16 -o "$out/cli_cuda.png" 2>&1 | tail -3 || rc=1
-  echo "cli: $(( ($(date +%s%N) - t0) / 1000000 )) ms (load + 8 steps + decode + PNG)"
+  for t in test_cuda_ops test_cuda_backward test_cuda_models; do
+    [ -x "/tmp/ls/bin/$t" ] || continue
+    "/tmp/ls/bin/$t" 2>&1 | tee "$out/$t.log" | grep -E '^\[ *(OK|FAILED|PASSED) |max\|diff|vs fp32| s$|conv backend' || rc=1
+    grep -B3 -A8 'Failure' "$out/$t.log" | head -80 || true
+  done
+  if [ -x /tmp/ls/bin/lorastack ]; then
+    t0=$(date +%s%N)
+    /tmp/ls/bin/lorastack generate -m /tmp/ls/shared/refsuite/model/tiny-sd1 -p "a photo of a cat" --steps 8 -W 128 -H 128 \
+      --device cuda --precision fp16 -o "$out/cli_cuda.png" 2>&1 | tail -3 || rc=1
+    echo "cli: $(( ($(date +%s%N) - t0) / 1000000 )) ms (load + 8 steps + decode + PNG)"
+  fi
   [ -x /tmp/ls/bin/bench_cuda_sd15 ] && /tmp/ls/bin/bench_cuda_sd15 "$reps" 2>&1 | tee "$out/bench.log"
   # end to end at the real size: random SD1.5 single file (F16), 512×512, 20 Euler steps, CFG 7.5
-  if [ "${E2E:-1}" = 1 ]; then
+  if [ "${E2E:-1}" = 1 ] && [ -x /tmp/ls/bin/lorastack ]; then
     t0=$(date +%s%N)
     /tmp/ls/bin/lorastack model init --arch sd1 -o /tmp/sd15.safetensors >/dev/null
     echo "model init: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
@@ -63,7 +76,7 @@ run)
       for b in 1 4; do
         /tmp/ls/bin/lorastack generate -m /tmp/sd15.safetensors --tokenizer /tmp/ls/shared/refsuite/model/tiny-sd1/tokenizer \
           -p "a photo of a cat" --steps 20 --cfg-scale 7.5 -W 512 -H 512 -b "$b" --device cuda --precision "$p" \
-          -o "/tmp/e2e-$p-$b.png" 2>&1 | grep -E 'done in|error' | sed "s/^/e2e $p batch $b: /"
+          -o "/tmp/e2e-$p-$b.png" 2>&1 | grep -E 'done in|images? in [0-9.]+ s|error' | sed "s/^/e2e $p batch $b: /"
       done
     done
   fi

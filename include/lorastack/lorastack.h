@@ -32,6 +32,10 @@ struct LoraSpec {
   std::string path;
   float unet_strength = 1.0f;  ///< A1111 `unet`, ComfyUI strength_model
   float te_strength = 1.0f;    ///< A1111 `te`, ComfyUI strength_clip
+  /// A1111 LoRA Block Weight: a preset (NONE, ALL, INS, IND, INALL, MIDD, OUTD, OUTS, OUTALL, ALL0.5, or one block
+  /// id such as OUT03) or 17 / 26 comma-separated ratios multiplying the strength per UNet block (BASE = text
+  /// encoder); "" = none. See src/adapters/block_weights.h.
+  std::string block_weights = {};
 };
 
 /// How a stack is applied: fuse into the weights, run as a side path, or choose per adapter type.
@@ -56,8 +60,12 @@ struct GenerateRequest {
   std::string negative_prompt;
   int steps = 20;
   float cfg_scale = 7.5f;
-  std::string sampler = "euler";     ///< euler, euler_a, dpm++2m, ddim
-  std::string scheduler = "normal";  ///< normal, karras
+  /// euler, euler_a, heun, dpm2, dpm2_a, dpm++2s_a, dpm++2m, dpm++2m_sde, dpm++3m_sde, lms, ddim, lcm,
+  /// uni_pc (B(h) = bh2), uni_pc_bh1 (src/sampling/k_samplers.h)
+  std::string sampler = "euler";
+  /// normal, karras, exponential, sgm_uniform, simple, ddim_uniform, beta; diffusers spacings linspace,
+  /// leading, trailing (src/sampling/sigma_schedules.h)
+  std::string scheduler = "normal";
   uint64_t seed = 0;
   int width = 512;
   int height = 512;
@@ -68,6 +76,23 @@ struct GenerateRequest {
   std::string initial_noise;
   /// Optional path: write the final latents (before VAE decode) there as tensor `latents`.
   std::string save_latents;
+  // ---- samplers, seeds, prompts, img2img (issue 6) ----
+  /// Noise generator: "cpu" (torch CPU generator as on AVX2 CPUs; ComfyUI's initial noise), "cpu-scalar"
+  /// (torch CPU generator on CPUs without AVX2), "cuda" (torch CUDA Philox, A1111's default; image b of a
+  /// batch uses seed + b). Also used for the per-step noise of ancestral / SDE samplers.
+  std::string rng = "cpu";
+  /// "a1111" (x_T = σ₀·noise, fractional model timesteps), "comfyui" (√(1+σ₀²)·noise at full denoise,
+  /// integer timesteps) or "diffusers" (diffusers' scheduler classes for euler/euler_a/dpm++2m/ddim).
+  std::string sampling_convention = "a1111";
+  float eta = 0.0f;              ///< DDIM η (0 = deterministic)
+  bool zero_terminal_snr = false;  ///< rescale the noise table to zero terminal SNR (v-prediction models)
+  /// img2img: initial image (PNG/JPEG/WebP; resized to width×height when it differs); "" = txt2img.
+  std::string init_image;
+  /// img2img strength (A1111 denoising strength) in [0, 1]; 0 returns the init image's latents.
+  float strength = 0.75f;
+  /// Inpainting mask image (white = repaint, black = keep; resized to the latent size); needs init_image.
+  /// 9-channel inpainting UNets get (mask, masked-image latents) as extra input; ordinary models blend latents.
+  std::string mask;
 };
 
 /// An 8-bit RGB image, row-major.
@@ -96,6 +121,10 @@ class Engine {
 
   /// Family and sizes of the loaded model, one line ("SD1.x, UNet 859.5M params, ...").
   std::string describe() const;
+
+  /// Width and height of a request must be positive multiples of this: 8 · 2^(UNet levels − 1) pixels
+  /// (64 for SD1.x / SD2.x). Front ends use it to refuse a size before queueing the job.
+  int size_multiple() const;
 
   /// Replace the adapter stack (empty = base model). The base model is never re-read; fused weights are
   /// recomputed from the untouched base. All files are validated before anything changes. `strict`:
@@ -134,8 +163,8 @@ std::vector<LoraSpec> extract_lora_tags(std::string& prompt);
 /// Throws naming the name and the folder when none or several match.
 std::string resolve_lora(const std::string& name, const std::string& lora_dir);
 
-/// Parse a `--lora PATH_OR_NAME[:STRENGTH[:TE_STRENGTH]]` argument (TE_STRENGTH defaults to STRENGTH; only
-/// trailing numeric fields are strengths, so paths with ':' survive) and resolve the name in `lora_dir`.
+/// Parse a `--lora PATH_OR_NAME[:STRENGTH[:TE_STRENGTH]][:lbw=BLOCK_WEIGHTS]` argument (TE_STRENGTH defaults to
+/// STRENGTH; only trailing numeric fields are strengths, so paths with ':' survive) and resolve the name in `lora_dir`.
 /// Throws naming the argument on an empty name, a non-finite strength, or a name that resolves to nothing.
 LoraSpec parse_lora_arg(const std::string& arg, const std::string& lora_dir);
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "adapters/block_weights.h"
 #include "runtime/error.h"
 
 namespace ls::adapters {
@@ -31,6 +32,15 @@ std::string trim(const std::string& s) {
 LoraSpec parse_lora_arg(const std::string& arg) {
   LoraSpec spec;
   std::string rest = arg;
+  if (size_t c = rest.rfind(':'); c != std::string::npos && rest.compare(c + 1, 4, "lbw=") == 0) {
+    spec.block_weights = rest.substr(c + 5);
+    rest = rest.substr(0, c);
+    try {
+      parse_block_weights(spec.block_weights);
+    } catch (const Error& e) {
+      fail("--lora '{}': {}", arg, e.what());
+    }
+  }
   std::vector<float> nums;
   while (nums.size() < 2) {
     size_t c = rest.rfind(':');
@@ -79,7 +89,16 @@ std::string extract_prompt_loras(const std::string& prompt, std::vector<LoraSpec
       float v;
       if (eq != std::string::npos) {
         std::string k = f.substr(0, eq);
-        if (k != "te" && k != "unet") continue;  // dyn=, lbw=, start=, stop=: not supported, ignored
+        if (k == "lbw") {
+          spec.block_weights = trim(f.substr(eq + 1));
+          try {
+            parse_block_weights(spec.block_weights);
+          } catch (const Error& e) {
+            fail("prompt tag <{}>: {}", body, e.what());
+          }
+          continue;
+        }
+        if (k != "te" && k != "unet") continue;  // dyn=, start=, stop=: not supported, ignored
         if (!parse_float(f.substr(eq + 1), v)) fail("prompt tag <{}>: '{}' is not a number", body, f);
         (k == "te" ? spec.te_strength : spec.unet_strength) = v;
         (k == "te" ? te_set : unet_set) = true;
@@ -134,7 +153,13 @@ std::vector<StackEntry> load_stack(const std::vector<LoraSpec>& specs, const std
     std::string path = resolve_lora_path(s.name, dirs);
     auto it = cache.find(path);
     if (it == cache.end()) it = cache.emplace(path, load_adapter(path, keymap, opts)).first;
-    out.push_back({it->second, s.unet_strength, s.te_strength});
+    StackEntry e{it->second, s.unet_strength, s.te_strength, {}};
+    if (!s.block_weights.empty()) {
+      const sd::UNetConfig* cfg = keymap.params().unet_config;
+      if (!cfg) fail("adapter '{}': block weights need the UNet config (build the KeyMap with unet_config)", s.name);
+      e.module_scale = block_scale(parse_block_weights(s.block_weights), *cfg);
+    }
+    out.push_back(std::move(e));
   }
   return out;
 }

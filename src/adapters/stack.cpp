@@ -44,6 +44,8 @@ void AdapterStack::apply(const std::vector<StackEntry>& entries, ApplyMode mode)
         fail("{}: module '{}' was resolved against another model's {} (build its KeyMap from this model)", a.file.path,
              a.module(rm).key, component_name(t.component));
       float s = t.component == Component::UNet ? e.unet_strength : e.te_strength;
+      if (e.module_scale) s *= e.module_scale(t);
+      if (!std::isfinite(s)) fail("{}: module '{}': strength × block weight is not finite", a.file.path, a.module(rm).key);
       if (s == 0.0f) continue;
       const ModuleTensors& m = a.module(rm);
       Param& w = t.table->get(t.weight);

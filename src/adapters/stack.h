@@ -17,6 +17,7 @@
 //    writing, so on any error the model is left exactly as it was.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <vector>
@@ -35,6 +36,9 @@ struct StackEntry {
   std::shared_ptr<const Adapter> adapter;
   float unet_strength = 1.0f;
   float te_strength = 1.0f;
+  /// Optional per-module strength multiplier (empty = 1 everywhere): module i applies at
+  /// strength · module_scale(target), e.g. A1111 LoRA Block Weight ratios (adapters/block_weights.h).
+  std::function<float(const Target&)> module_scale = {};
 };
 
 class AdapterStack {

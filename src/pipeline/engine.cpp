@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "adapters/adapter.h"
+#include "adapters/block_weights.h"
 #include "adapters/spec.h"
 #include "adapters/stack.h"
 #include "image/image.h"
@@ -18,6 +19,8 @@
 #include "sampling/rng.h"
 #include "sampling/sampler.h"
 #include "text/clip_tokenizer.h"
+#include "text/prompt_parser.h"
+#include "text/prompt_weights.h"
 #include "text/tokenizer_files.h"
 #ifdef LORASTACK_HAS_CUDA
 #include "runtime/cuda/backend.h"
@@ -127,6 +130,11 @@ std::string Engine::describe() const {
                      m.scheduler_config.prediction_type);
 }
 
+int Engine::size_multiple() const {
+  const int levels = static_cast<int>(impl_->model.unet_config.block_out_channels.size());
+  return 8 << (levels - 1);
+}
+
 std::vector<LoraReport> Engine::set_loras(const std::vector<LoraSpec>& stack, LoraMode mode, bool strict) {
   auto& m = *impl_;
   limits::check_lora_stack(stack);  // [limits] number of adapters, strengths: pipeline/limits.h (issue 4)
@@ -138,7 +146,10 @@ std::vector<LoraReport> Engine::set_loras(const std::vector<LoraSpec>& stack, Lo
     auto key = s.path + (strict ? "#strict" : "");
     auto it = m.cache.find(key);
     if (it == m.cache.end()) it = m.cache.emplace(key, ls::adapters::load_adapter(s.path, *m.keymap, lo)).first;
-    entries.push_back({it->second, s.unet_strength, s.te_strength});
+    entries.push_back({it->second, s.unet_strength, s.te_strength, {}});
+    if (!s.block_weights.empty())  // A1111 LoRA Block Weight (adapters/block_weights.h)
+      entries.back().module_scale =
+          ls::adapters::block_scale(ls::adapters::parse_block_weights(s.block_weights), m.model.unet_config);
     const auto& r = it->second->report;
     LoraReport out;
     out.path = s.path;
@@ -172,13 +183,32 @@ Tensor Engine::Impl::encode_prompt(const std::string& prompt, int clip_skip) con
   std::string text = prompt;
   extract_lora_tags(text);
   const auto& tc = model.text_config;
-  const int pad = model.family == ls::sd::Family::SD2 ? tc.pad_token_id : tokenizer->eos_id();
-  auto ids = tokenizer->encode_padded(text, tc.max_position_embeddings, pad);
-  Tensor t = Tensor::empty({1, static_cast<int64_t>(ids.size())}, ls::DType::I64);
-  std::copy(ids.begin(), ids.end(), t.data<int64_t>());
   if (clip_skip < 1 || clip_skip > tc.num_hidden_layers)
     ls::fail("clip skip {} out of range 1..{}", clip_skip, tc.num_hidden_layers);
-  return comp->text_encoder->encode(t, clip_skip);
+  // A1111 (issue 6): emphasis → 75-token chunks, each encoded on its own, weighted per token with the mean
+  // restored (EmphasisOriginal), concatenated along the tokens: [1, 77·chunks, D] (text/prompt_parser.h)
+  const auto spans = ls::text::parse_prompt_attention(text);
+  const std::vector<int> comma = tokenizer->encode(",");
+  const int chunk_len = tc.max_position_embeddings - 2;
+  const auto chunks = ls::text::chunk_prompt(
+      spans, [&](const std::string& t) { return tokenizer->encode(t); }, tokenizer->bos_id(), tokenizer->eos_id(),
+      comma.size() == 1 ? comma[0] : -1, chunk_len);
+  std::vector<Tensor> zs;
+  for (const auto& ch : chunks) {
+    Tensor ids = Tensor::empty({1, static_cast<int64_t>(ch.tokens.size())}, ls::DType::I64);
+    bool after_end = false;
+    for (size_t i = 0; i < ch.tokens.size(); ++i) {
+      // SD2 (OpenCLIP) pads after the first end token with pad_token_id, as A1111 does
+      int id = ch.tokens[i];
+      if (after_end && model.family == ls::sd::Family::SD2) id = tc.pad_token_id;
+      if (i > 0 && ch.tokens[i] == tokenizer->eos_id()) after_end = true;
+      ids.data<int64_t>()[i] = id;
+    }
+    zs.push_back(ls::text::apply_emphasis(host_f32(comp->text_encoder->encode(ids, clip_skip)), ch.multipliers));
+  }
+  Tensor out = zs.size() == 1 ? zs[0] : ls::ops::cat(zs, 1);
+  if (device != ls::Device::CPU) out = out.to_device(device).to(compute);
+  return out;
 }
 
 namespace {
@@ -210,41 +240,125 @@ GenerateResult Engine::generate(const GenerateRequest& req, const ProgressFn& pr
   const int multiple = 8 << (levels - 1);
   // [limits] size, steps, batch, cfg scale and prompt lengths: pipeline/limits.h (issue 4)
   limits::check_request(req, multiple);
-  const int64_t lc = m.model.unet_config.in_channels;
+  // latents have the VAE's channels; a 9-channel inpainting UNet gets (mask, masked-image latents) on top
+  const int64_t lc = m.model.vae_config.latent_channels;
+  const int64_t unet_in = m.model.unet_config.in_channels;
+  const bool inpaint_unet = unet_in == lc + 1 + lc;
+  if (unet_in != lc && !inpaint_unet)
+    ls::fail("{}: UNet in_channels {} fits neither latents ({}) nor an inpainting UNet ({})", m.model.source, unet_in,
+             lc, 2 * lc + 1);
   ls::Shape shape{req.batch_size, lc, req.height / 8, req.width / 8};
 
-  ls::sampling::NoiseGenerator rng(req.seed);
-  Tensor noise = req.initial_noise.empty() ? rng.randn(shape) : load_initial_noise(req.initial_noise, shape);
+  // seeds (issue 6): torch CPU / CUDA generators (sampling/rng.h); the same source feeds the ancestral steps
+  auto rng = ls::sampling::make_noise_source(req.rng, req.seed);
+  Tensor noise = req.initial_noise.empty() ? rng->next(shape) : load_initial_noise(req.initial_noise, shape);
   const int64_t batch = noise.dim(0);
+  shape[0] = batch;
   limits::check_batch(batch, int64_t{req.width} * req.height, "initial noise batch");  // [limits]
+
+  // img2img / inpainting inputs (issue 6)
+  if (!req.mask.empty() && req.init_image.empty()) ls::fail("--mask {}: needs an init image (--init-img)", req.mask);
+  if (!(req.strength >= 0.0f && req.strength <= 1.0f)) ls::fail("--strength {}: expected a value in [0, 1]", req.strength);
+  ls::sampling::LatentInputs lat;
+  Tensor image_cond;  // [batch, 1 + lc, h, w] for inpainting UNets
+  const float sf = m.model.vae_config.scaling_factor;
+  auto encode_image = [&](const ls::image::Image& im) {
+    Tensor px = ls::image::to_tensor(im);
+    if (m.device != ls::Device::CPU) px = px.to_device(m.device).to(m.compute);
+    Tensor moments = Impl::host_f32(m.comp->vae->encode_moments(px));
+    Tensor mean = moments.narrow0(0, 1).reshape({1, moments.dim(1), moments.dim(2), moments.dim(3)});
+    Tensor out = Tensor::empty({1, lc, moments.dim(2), moments.dim(3)});
+    const int64_t hw = moments.dim(2) * moments.dim(3);
+    for (int64_t i = 0; i < lc * hw; ++i) out.f32()[i] = mean.f32()[i] * sf;  // posterior mean × scaling factor
+    return out;
+  };
+  ls::image::Image init_px;
+  if (!req.init_image.empty()) {
+    init_px = ls::image::read_image(req.init_image);
+    if (init_px.width != req.width || init_px.height != req.height)
+      init_px = ls::image::resize(init_px, req.width, req.height);
+    lat.init_latents = repeat_batch(encode_image(init_px), batch);
+  }
+  Tensor mask_lat;  // [1, 1, h, w], 1 = repaint
+  if (!req.mask.empty()) {
+    ls::image::Image mk = ls::image::read_image(req.mask);
+    ls::image::Image small = ls::image::resize(mk, static_cast<int>(shape[3]), static_cast<int>(shape[2]),
+                                               ls::image::Filter::Area);
+    mask_lat = Tensor::empty({1, 1, shape[2], shape[3]});
+    for (int64_t i = 0; i < shape[2] * shape[3]; ++i) {
+      const int v = small.rgb[3 * i] + small.rgb[3 * i + 1] + small.rgb[3 * i + 2];
+      mask_lat.f32()[i] = static_cast<float>(v) / (3.0f * 255.0f);
+    }
+    if (!inpaint_unet) lat.mask = mask_lat;
+  }
+  if (inpaint_unet) {
+    // diffusers / A1111: mask ones + masked image (image where the mask is < 0.5, else 0) encoded; txt2img
+    // uses an all-grey image (0 in [-1, 1])
+    ls::image::Image masked{req.width, req.height, std::vector<uint8_t>(size_t(req.width) * req.height * 3, 128)};
+    if (!req.init_image.empty()) {
+      masked = init_px;
+      if (!req.mask.empty()) {
+        ls::image::Image mk = ls::image::read_image(req.mask);
+        if (mk.width != req.width || mk.height != req.height) mk = ls::image::resize(mk, req.width, req.height);
+        for (size_t p = 0; p < size_t(req.width) * req.height; ++p)
+          if (mk.rgb[3 * p] + mk.rgb[3 * p + 1] + mk.rgb[3 * p + 2] >= 3 * 128)
+            masked.rgb[3 * p] = masked.rgb[3 * p + 1] = masked.rgb[3 * p + 2] = 128;
+      }
+    }
+    Tensor ml = encode_image(masked);
+    Tensor mk = mask_lat.defined() ? mask_lat : Tensor::full({1, 1, shape[2], shape[3]}, 1.0f);
+    image_cond = repeat_batch(ls::ops::cat({mk, ml}, 1), batch);
+  }
 
   Tensor cond = repeat_batch(m.encode_prompt(req.prompt, req.clip_skip), batch);
   const bool cfg = req.cfg_scale > 1.0f;
-  Tensor context = cond;
-  if (cfg) {
-    Tensor uncond = repeat_batch(m.encode_prompt(req.negative_prompt, req.clip_skip), batch);
-    context = ls::ops::cat({uncond, cond}, 0);  // diffusers order: [uncond, cond]
-  }
+  Tensor uncond;
+  if (cfg) uncond = repeat_batch(m.encode_prompt(req.negative_prompt, req.clip_skip), batch);
+  // prompts of different chunk counts: cond and uncond run as separate UNet batches (A1111's default)
+  const bool same_len = !cfg || uncond.dim(1) == cond.dim(1);
+  Tensor context = cfg && same_len ? ls::ops::cat({uncond, cond}, 0) : cond;  // diffusers order: [uncond, cond]
 
   ls::sampling::SamplerSpec spec;
   spec.sampler = req.sampler;
   spec.scheduler = req.scheduler;
   spec.steps = req.steps;
+  spec.eta = req.eta;
+  spec.convention = req.sampling_convention;
+  spec.zero_terminal_snr = req.zero_terminal_snr;
+  spec.denoise = req.init_image.empty() ? 1.0f : req.strength;
   const float scale = req.cfg_scale;
-  auto denoise = [&](const Tensor& x, float timestep) {
-    Tensor input = cfg ? ls::ops::cat({x, x}, 0) : x;
-    Tensor t = Tensor::full({input.dim(0)}, timestep);
-    Tensor out = Impl::host_f32(m.comp->unet->forward(input, t, context));  // sampler math stays on the CPU
-    if (!cfg) return out;
-    auto halves = ls::ops::chunk(out, 2, 0);
-    // uncond + s·(cond − uncond), rounded as diffusers does it
-    return ls::ops::add(halves[0], ls::ops::scale(ls::ops::sub(halves[1], halves[0]), scale));
+  Tensor img_cond_dev = image_cond;
+  if (image_cond.defined() && m.device != ls::Device::CPU) img_cond_dev = image_cond.to_device(m.device).to(m.compute);
+  auto unet = [&](const Tensor& x, float timestep, const Tensor& ctx) {
+    Tensor in = x;
+    if (m.device != ls::Device::CPU) in = in.to_device(m.device).to(m.compute);
+    if (img_cond_dev.defined()) {
+      Tensor ic = in.dim(0) == img_cond_dev.dim(0) ? img_cond_dev : ls::ops::cat({img_cond_dev, img_cond_dev}, 0);
+      in = ls::ops::cat({in, ic}, 1);
+    }
+    Tensor t = Tensor::full({in.dim(0)}, timestep);
+    return Impl::host_f32(m.comp->unet->forward(in, t, ctx));  // sampler math stays on the CPU
   };
-  auto ancestral = [&](const ls::Shape& s, int) { return rng.randn(s); };
+  auto denoise = [&](const Tensor& x, float timestep) {
+    if (!cfg) return unet(x, timestep, context);
+    Tensor u, c;
+    if (same_len) {
+      auto halves = ls::ops::chunk(unet(ls::ops::cat({x, x}, 0), timestep, context), 2, 0);
+      u = halves[0];
+      c = halves[1];
+    } else {
+      u = unet(x, timestep, uncond);
+      c = unet(x, timestep, cond);
+    }
+    // uncond + s·(cond − uncond), rounded as diffusers does it
+    return ls::ops::add(u, ls::ops::scale(ls::ops::sub(c, u), scale));
+  };
+  auto step_noise = [&](const ls::Shape& s, int) { return rng->next(s); };
   auto on_step = [&](int step, int total, const Tensor&) {
     if (progress) progress(step + 1, total);
   };
-  Tensor latents = ls::sampling::sample(spec, m.model.scheduler_config, noise, denoise, ancestral, on_step);
+  Tensor latents =
+      ls::sampling::sample(spec, m.model.scheduler_config, noise, denoise, step_noise, on_step, lat);
   if (!req.save_latents.empty()) ls::io::write_safetensors(req.save_latents, {{"latents", latents}});
 
   Tensor decoded =

@@ -8,7 +8,7 @@
 namespace lorastack {
 
 namespace {
-LoraSpec from_internal(const ls::adapters::LoraSpec& s) { return {s.name, s.unet_strength, s.te_strength}; }
+LoraSpec from_internal(const ls::adapters::LoraSpec& s) { return {s.name, s.unet_strength, s.te_strength, s.block_weights}; }
 std::vector<std::string> dirs_of(const std::string& lora_dir) {
   return lora_dir.empty() ? std::vector<std::string>{} : std::vector<std::string>{lora_dir};
 }

@@ -25,7 +25,13 @@ struct ParametersInfo {
 /// A1111's display name of a sampler ("euler_a" → "Euler a", "dpm++2m" → "DPM++ 2M").
 std::string a1111_sampler_name(const std::string& sampler);
 
-/// The parameters text for `req` (batch = images generated).
+/// The parameters text for `req` (batch = images generated). LoRA names lose ':' and ',' and the `Lora hashes`
+/// value is JSON-quoted, as A1111 (extensions-builtin/Lora/extra_networks_lora.py, processing.py quote()) does.
 std::string format_parameters(const GenerateRequest& req, int64_t batch, const ParametersInfo& info);
+
+/// The text of one image of a batch, A1111 style (create_infotext with position_in_batch): in the settings line
+/// (the last line) "Seed: N" becomes `seed` and, when `batch` > 1, ", Batch pos: `pos`" follows "Batch size: B".
+/// Other text (prompts) is untouched.
+std::string image_parameters(const std::string& batch_text, uint64_t seed, int64_t pos, int64_t batch);
 
 }  // namespace lorastack

@@ -275,6 +275,22 @@ Tensor Tensor::clone() const {
   return t;
 }
 
+void Tensor::copy_(const Tensor& src) {
+  LS_CHECK(defined() && src.defined() && src.shape_ == shape_ && src.dtype_ == dtype_,
+           "copy_: source {} {} does not match destination {} {}", src.defined() ? shape_str(src.shape_) : "(undefined)",
+           dtype_name(src.dtype_), shape_str(shape_), dtype_name(dtype_));
+  if (src.raw() == raw()) return;
+#ifdef LORASTACK_HAS_CUDA
+  if (device() == Device::CUDA || src.device() == Device::CUDA) {
+    if (device() == Device::CUDA && src.device() == Device::CUDA) cuda::copy_on_device(raw(), src.raw(), nbytes());
+    else if (device() == Device::CUDA) cuda::copy_to_device(raw(), src.raw(), nbytes());
+    else cuda::copy_to_host(raw(), src.raw(), nbytes());
+    return;
+  }
+#endif
+  std::memmove(raw(), src.raw(), nbytes());
+}
+
 bool Tensor::requires_grad() const { return meta_ && meta_->requires_grad; }
 
 void Tensor::set_requires_grad(bool r) {

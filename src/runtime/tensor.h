@@ -105,6 +105,9 @@ class Tensor {
   Tensor to_device(Device device) const;
   /// Deep copy (on the same device).
   Tensor clone() const;
+  /// Overwrite this tensor's elements with `src`'s (same shape and dtype, any device; not recorded by
+  /// autograd — the optimizer's in-place parameter write). Throws ls::Error on a mismatch.
+  void copy_(const Tensor& src);
   /// True when both tensors share the same storage block.
   bool shares_storage(const Tensor& o) const { return storage_ == o.storage_; }
 

@@ -36,7 +36,7 @@ struct ExtractReport {
 };
 
 /// Load both models (sd::load_model), extract every differing module and write `out` (kohya names, alpha tensors,
-/// ss_* metadata with sshs_model_hash). Throws ls::Error when a model does not load, the families or a weight's
+/// ss_* metadata with sshs_model_hash and sshs_legacy_hash). Throws ls::Error when a model does not load, the families or a weight's
 /// shapes differ (naming the weight), the options are out of range, or no module differs by min_diff.
 ExtractReport extract_lora(const std::string& base, const std::string& tuned, const ExtractOptions& opts,
                            const std::string& out);

@@ -80,9 +80,8 @@ std::string num(float v) {
   return s;
 }
 
-}  // namespace
-
-std::string kohya_model_hash(const std::map<std::string, Tensor>& tensors) {
+// Tensors in safetensors' serialisation order: dtype descending (its Dtype enum), then name.
+std::vector<std::pair<std::string, const Tensor*>> serialisation_order(const std::map<std::string, Tensor>& tensors) {
   std::vector<std::pair<std::string, const Tensor*>> order;
   for (const auto& [k, t] : tensors) order.emplace_back(k, &t);
   std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
@@ -90,6 +89,13 @@ std::string kohya_model_hash(const std::map<std::string, Tensor>& tensors) {
     if (ra != rb) return ra > rb;
     return a.first < b.first;
   });
+  return order;
+}
+
+}  // namespace
+
+std::string kohya_model_hash(const std::map<std::string, Tensor>& tensors) {
+  auto order = serialisation_order(tensors);
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) fail("kohya hash: SHA-256 unavailable");
   for (const auto& [k, t] : order)
@@ -99,6 +105,51 @@ std::string kohya_model_hash(const std::map<std::string, Tensor>& tensors) {
   EVP_DigestFinal_ex(ctx.get(), md, &len);
   std::string out;
   for (unsigned i = 0; i < len; ++i) out += fmt::format("{:02x}", md[i]);
+  return out;
+}
+
+std::string kohya_legacy_hash(const std::map<std::string, Tensor>& tensors,
+                              const std::map<std::string, std::string>& metadata) {
+  std::map<std::string, std::string> ss;
+  for (const auto& [k, v] : metadata)
+    if (starts_with(k, "ss_")) ss[k] = v;
+  auto order = serialisation_order(tensors);
+  // The header as safetensors (serde_json, compact) writes it. Its length is what matters below 1 MiB; JSON
+  // string escaping (", \, control characters as \b \t \n \f \r or \u00xx, UTF-8 verbatim) matches serde_json.
+  std::string hdr = "{\"__metadata__\":" + nlohmann::json(ss).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  uint64_t off = 0;
+  for (const auto& [k, t] : order) {
+    std::string shape;
+    for (int64_t d : t->shape()) shape += (shape.empty() ? "" : ",") + std::to_string(d);
+    hdr += "," + nlohmann::json(k).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + fmt::format(":{{\"dtype\":\"{}\",\"shape\":[{}],\"data_offsets\":[{},{}]}}",
+                                                         dtype_name(t->dtype()), shape, off, off + t->nbytes());
+    off += t->nbytes();
+  }
+  hdr += "}";
+  while (hdr.size() % 8) hdr.push_back(' ');
+  // Hash the window [1 MiB, 1 MiB + 64 KiB) of: 8-byte length, header, tensor bytes.
+  const uint64_t lo = 0x100000, hi = 0x110000;
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) fail("kohya legacy hash: SHA-256 unavailable");
+  uint64_t pos = 0;
+  auto feed = [&](const void* data, uint64_t n) {
+    const uint64_t a = std::max(pos, lo), b = std::min(pos + n, hi);
+    if (a < b) EVP_DigestUpdate(ctx.get(), static_cast<const char*>(data) + (a - pos), b - a);
+    pos += n;
+  };
+  unsigned char len[8];
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>((static_cast<uint64_t>(hdr.size()) >> (8 * i)) & 0xff);
+  feed(len, 8);
+  feed(hdr.data(), hdr.size());
+  for (const auto& [k, t] : order) {
+    if (pos >= hi) break;
+    if (t->nbytes() > 0) feed(t->raw(), t->nbytes());
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &n);
+  std::string out;
+  for (unsigned i = 0; i < 4; ++i) out += fmt::format("{:02x}", md[i]);
   return out;
 }
 
@@ -189,6 +240,10 @@ InspectReport inspect_adapter(const std::string& path) {
   r.kohya_hash_stored = md("sshs_model_hash");
   if (r.kohya_hash_stored.empty()) r.kohya_hash_status = "absent";
   else r.kohya_hash_status = r.kohya_hash_stored == r.kohya_hash_computed ? "matches" : "differs";
+  if (st) r.legacy_hash_computed = kohya_legacy_hash(tf.tensors, af.metadata);
+  r.legacy_hash_stored = md("sshs_legacy_hash");
+  if (r.legacy_hash_stored.empty()) r.legacy_hash_status = "absent";
+  else r.legacy_hash_status = r.legacy_hash_stored == r.legacy_hash_computed ? "matches" : "differs";
   return r;
 }
 
@@ -229,6 +284,12 @@ std::string inspect_text(const InspectReport& r) {
   else
     kh += " (stored " + r.kohya_hash_stored + ", computed " + r.kohya_hash_computed + ")";
   line("sshs_model_hash", kh);
+  std::string lh = r.legacy_hash_status;
+  if (r.legacy_hash_status == "absent")
+    lh += r.legacy_hash_computed.empty() ? "" : " (kohya would write " + r.legacy_hash_computed + ")";
+  else
+    lh += " (stored " + r.legacy_hash_stored + ", computed " + r.legacy_hash_computed + ")";
+  line("sshs_legacy_hash", lh);
   o += fmt::format("metadata ({} keys):\n", r.metadata.size());
   for (const auto& [k, v] : r.metadata) {
     std::string shown = v;
@@ -267,6 +328,7 @@ nlohmann::json inspect_json(const InspectReport& r) {
   j["addnet_hash"] = r.addnet_hash;
   j["short_hash"] = r.short_hash;
   j["sshs_model_hash"] = {{"status", r.kohya_hash_status}, {"stored", r.kohya_hash_stored}, {"computed", r.kohya_hash_computed}};
+  j["sshs_legacy_hash"] = {{"status", r.legacy_hash_status}, {"stored", r.legacy_hash_stored}, {"computed", r.legacy_hash_computed}};
   return j;
 }
 

@@ -7,7 +7,9 @@
 // would serialise from the same tensors with only its ss_* metadata (sd-scripts library/train_util.py
 // precalculate_safetensors_hashes): safetensors lays tensors out by dtype (descending) then name, and the header
 // is not hashed, so the value depends on the tensors only. It is recomputed in that canonical order and compared
-// with the stored one.
+// with the stored one. kohya `sshs_legacy_hash` (train_util.addnet_hash_legacy over the same serialisation) = the
+// first 8 hex digits of the SHA-256 of the 64 KiB at byte offset 1 MiB of that file; it depends on the header's
+// length (ss_* metadata included) and on the tensor bytes, and is recomputed the same way.
 #pragma once
 
 #include <cstdint>
@@ -56,6 +58,9 @@ struct InspectReport {
   std::string kohya_hash_stored;    ///< metadata sshs_model_hash ("" if absent)
   std::string kohya_hash_computed;  ///< "" for non-safetensors files
   std::string kohya_hash_status;    ///< "matches", "differs", "absent"
+  std::string legacy_hash_stored;    ///< metadata sshs_legacy_hash ("" if absent)
+  std::string legacy_hash_computed;  ///< "" for non-safetensors files
+  std::string legacy_hash_status;    ///< "matches", "differs", "absent"
 };
 
 /// Inspect `path` (.safetensors, or .ckpt/.pt/.bin through the restricted loader). Throws ls::Error as
@@ -70,6 +75,14 @@ nlohmann::json inspect_json(const InspectReport& r);
 /// The kohya sshs_model_hash of a set of tensors: lower-case hex sha256 of their bytes concatenated in
 /// safetensors' serialisation order (dtype descending, then name).
 std::string kohya_model_hash(const std::map<std::string, Tensor>& tensors);
+
+/// The kohya sshs_legacy_hash of a set of tensors and metadata: kohya keeps only the `ss_*` entries of `metadata`,
+/// serialises like safetensors (header `{"__metadata__":{…},"name":{"dtype":…,"shape":[…],"data_offsets":[…]},…}`
+/// compact, tensors in dtype-descending then name order, padded with spaces to a multiple of 8) and hashes the
+/// bytes [0x100000, 0x110000) of the result (fewer, or none, when the file is shorter). Returns 8 lower-case hex.
+/// Exact while the header is shorter than 1 MiB (beyond that kohya's own value depends on hash-map order).
+std::string kohya_legacy_hash(const std::map<std::string, Tensor>& tensors,
+                              const std::map<std::string, std::string>& metadata);
 
 /// The top `n` tags of a kohya ss_tag_frequency JSON ({dataset: {tag: count}}), counts summed over datasets,
 /// sorted by count (descending) then tag. Malformed JSON gives an empty list.

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "adapters/adapter.h"
+#include "adapters/block_weights.h"
 #include "adapters/stack.h"
 #include "io/safetensors.h"
 #include "models/sd1/components.h"
@@ -24,9 +25,18 @@ bool ends_with(const std::string& s, const std::string& p) {
 std::string strengths_text(const std::vector<MergeInput>& loras) {
   std::string s;
   for (const MergeInput& l : loras)
-    s += (s.empty() ? "" : ", ") + fmt::format("{}:{:g}:{:g}", std::filesystem::path(l.path).filename().string(),
-                                               l.unet_strength, l.te_strength);
+    s += (s.empty() ? "" : ", ") + fmt::format("{}:{:g}:{:g}{}", std::filesystem::path(l.path).filename().string(),
+                                               l.unet_strength, l.te_strength,
+                                               l.block_weights.empty() ? "" : ":lbw=" + l.block_weights);
   return s;
+}
+
+std::vector<float> parse_lbw(const MergeInput& l) {
+  try {
+    return adapters::parse_block_weights(l.block_weights);
+  } catch (const Error& e) {
+    fail("{}: {}", l.path, e.what());
+  }
 }
 
 }  // namespace
@@ -53,6 +63,8 @@ MergeReport merge_into_checkpoint(const std::string& model, const std::string& c
     e.adapter = adapters::load_adapter(l.path, keymap);
     e.unet_strength = l.unet_strength;
     e.te_strength = l.te_strength;
+    if (!l.block_weights.empty())
+      e.module_scale = adapters::block_scale(parse_lbw(l), lm.unet_config);
     rep.adapters.push_back(e.adapter->report.summary());
     entries.push_back(std::move(e));
   }
@@ -123,8 +135,13 @@ MergeReport merge_adapters(const std::vector<MergeInput>& loras, int64_t rank, c
     names = &nm;
     if (family_meta.empty() && af.metadata.count("ss_base_model_version")) family_meta = af.metadata["ss_base_model_version"];
     std::vector<LowRankModule> mods = lowrank_modules(af, nm);
+    const std::vector<float> ratios = l.block_weights.empty() ? std::vector<float>() : parse_lbw(l);
     for (LowRankModule& m : mods) {
       float s = m.component == adapters::Component::UNet ? l.unet_strength : l.te_strength;
+      if (!ratios.empty()) {
+        int b = adapters::block_of(m.component, m.module + ".weight", nm.unet_config);
+        if (b >= 0) s *= ratios[static_cast<size_t>(b)];
+      }
       if (s == 0.0f) continue;
       std::string key = std::string(adapters::component_name(m.component)) + ":" + m.module;
       Target& t = targets[key];
@@ -183,7 +200,9 @@ MergeReport merge_adapters(const std::vector<MergeInput>& loras, int64_t rank, c
   md["ss_training_comment"] =
       fmt::format("merged by lorastack ({}) from {}", rank == 0 ? std::string("concat") : "svd rank " + std::to_string(rank),
                   strengths_text(loras));
-  md["sshs_model_hash"] = kohya_model_hash(kohya_tensors(outm));
+  auto kt = kohya_tensors(outm);
+  md["sshs_model_hash"] = kohya_model_hash(kt);
+  md["sshs_legacy_hash"] = kohya_legacy_hash(kt, md);
   write_kohya(out, outm, md);
   return rep;
 }

@@ -11,6 +11,8 @@
 //    the first alpha and is not scale-exact; lora-formats.md §5.)
 //  * Several adapters into one by SVD to `rank`: ΔW = Σᵢ sᵢ·kᵢ·upᵢ·downᵢ per weight, SVD, up = U·S, down = Vt,
 //    alpha = r (svd_merge_lora without its quantile clamp).
+//  * Per-block weights (A1111 LoRA Block Weight, adapters/block_weights.h) scale each module's strength by its
+//    block's ratio in every mode, so `merge --lora a:1:lbw=OUTD` equals the stack `--lora a:1:lbw=OUTD`.
 // LoRA / LoCon modules only for adapter-into-adapter merges (any spelling, mixed spellings allowed).
 #pragma once
 
@@ -27,6 +29,9 @@ struct MergeInput {
   std::string path;
   float unet_strength = 1.0f;
   float te_strength = 1.0f;
+  /// A1111 LoRA Block Weight preset or 17 / 26 ratios (adapters/block_weights.h); "" = none. Each module's
+  /// strength is multiplied by its block's ratio, exactly as the generate stack applies `lbw=`.
+  std::string block_weights = {};
 };
 
 struct MergeReport {

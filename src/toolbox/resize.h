@@ -50,7 +50,7 @@ struct ResizeReport {
 
 /// Resize every module of `in` (LoRA / LoCon; any spelling) and write `out` with kohya names. Metadata is kept;
 /// ss_network_dim / ss_network_alpha are updated ("Dynamic" for dynamic ranks), ss_training_comment notes the
-/// resize and sshs_model_hash is recomputed (sshs_legacy_hash dropped). Throws ls::Error as
+/// resize and sshs_model_hash / sshs_legacy_hash are recomputed. Throws ls::Error as
 /// convert_adapter does, and for bad options.
 ResizeReport resize_adapter(const std::string& in, const ResizeOptions& opts, const std::string& out);
 

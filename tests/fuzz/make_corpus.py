@@ -224,6 +224,16 @@ put("png", "rgba16.png.seed", png(1, 1, 6, 16, [b"\x12\x34\x56\x78\x9a\xbc\xde\x
 put("png", "gray_alpha.png.seed", png(1, 2, 4, 8, [b"\x10\x20", b"\x30\x40"], [(b"iTXt", b"key\x00\x00\x00en\x00key\x00text")]))
 put("png", "rgb8_interlaced.png.seed", png(3, 3, 2, 8, [b"\x01\x02\x03" * 3] * 3, interlace=1))
 
+# ---------------------------------------------------------------- image (read_image: PNG / JPEG / WebP)
+# The PNG seeds above, plus the JPEG / WebP fixtures Pillow made for tests/image (tests/image/make_reference.py:
+# A1111 EXIF UserComment, EXIF orientation, CMYK, grey, progressive, lossless and alpha WebP).
+for name in sorted(os.listdir(os.path.join(OUT, "png"))):
+    put("image", name, open(os.path.join(OUT, "png", name), "rb").read())
+IMAGE_DATA = os.path.join(HERE, "..", "image", "data")
+for name in ["a1111.jpg", "a1111.webp", "orient6.jpg", "cmyk.jpg", "gray.jpg", "progressive.jpg", "lossless.webp",
+             "alpha.webp"]:
+    put("image", name + ".seed", open(os.path.join(IMAGE_DATA, name), "rb").read())
+
 # ---------------------------------------------------------------- prompts
 for name, text in [("plain", "a photo of a cat"),
                    ("tags", "a castle <lora:style:0.8>, <lora:char:0.7:0.5> at night <LYCO:x>"),

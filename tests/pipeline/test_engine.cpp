@@ -55,6 +55,7 @@ lorastack::GenerateRequest refsuite_request(const ls::io::TensorFile& ref, const
   r.cfg_scale = 7.5f;
   r.sampler = c.sampler;
   r.scheduler = c.scheduler;
+  r.sampling_convention = "diffusers";  // the refsuite runs diffusers' scheduler classes (issue 6 conventions)
   r.width = r.height = 128;
   r.initial_noise = noise;
   r.seed = 4242;  // the reference's torch.Generator("cpu").manual_seed(4242) for euler_a's ancestral noise

@@ -1,4 +1,4 @@
-// Samplers against the refsuite txt2img references (README §4): the schedule each reference used, then the
+// Samplers in the "diffusers" convention against the refsuite txt2img references (README §4): the schedule each reference used, then the
 // full 8-step loop with the UNet replaced by the recorded CFG-combined outputs, so every step is checked
 // from the reference's own inputs.
 #include <gtest/gtest.h>
@@ -50,6 +50,7 @@ TEST_P(Txt2ImgRef, ScheduleMatches) {
   io::TensorFile ref = io::read_safetensors(ref_path(c.file));
   sd::SchedulerConfig cfg;  // SD1.5: scaled_linear 0.00085..0.012, 1000 steps, offset 1, epsilon
   SamplerSpec spec{c.sampler, c.scheduler, 8, 0.0f};
+  spec.convention = "diffusers";
   Schedule s = make_schedule(spec, cfg);
 
   auto ts = ref.get("timesteps").to(DType::F32);
@@ -63,7 +64,11 @@ TEST_P(Txt2ImgRef, ScheduleMatches) {
       EXPECT_LE(std::fabs(double(s.sigmas[i]) - sg.f32()[i]), 1e-6 * std::fabs(sg.f32()[i]) + 1e-12)
           << "sigma " << i << ": " << s.sigmas[i] << " vs " << sg.f32()[i];
   }
-  expect_close(s.init_noise_sigma, ref.get("init_noise_sigma").f32()[0], 1e-6, "init_noise_sigma");
+  // diffusers' VP classes (DPM-Solver, DDIM) start from unit noise in VP space: √(1 + σ₀²) in our VE terms
+  const bool vp = std::string(c.sampler) == "dpm++2m" || std::string(c.sampler) == "ddim";
+  const float want_init = ref.get("init_noise_sigma").f32()[0] *
+                          (vp ? std::sqrt(1.0f + s.sigmas[0] * s.sigmas[0]) : 1.0f);
+  expect_close(s.init_noise_sigma, want_init, 1e-6, "init_noise_sigma");
 
   TrainingSchedule train = training_schedule(cfg);
   auto ac = ref.get("alphas_cumprod").to(DType::F32);
@@ -81,6 +86,7 @@ TEST_P(Txt2ImgRef, EveryStepMatches) {
   io::TensorFile ref = io::read_safetensors(ref_path(c.file));
   sd::SchedulerConfig cfg;
   SamplerSpec spec{c.sampler, c.scheduler, 8, 0.0f};
+  spec.convention = "diffusers";
   const Tensor init = ref.get("initial_latents").to(DType::F32);
   auto key = [](int i, const char* what) { return "step" + std::to_string(i) + "." + what; };
 
@@ -111,9 +117,16 @@ TEST_P(Txt2ImgRef, EveryStepMatches) {
     return z;
   };
   std::vector<double> step_err;
+  const SamplingPlan plan = make_plan(spec, cfg);
+  const bool vp = std::string(c.sampler) == "dpm++2m" || std::string(c.sampler) == "ddim";
   StepFn on_step = [&](int i, int total, const Tensor& latents) {
     EXPECT_EQ(total, 8);
-    const double e = rel_err(latents.f32(), ref.get(key(i, "latents_after")).to(DType::F32).f32());
+    // our latents are VE (x₀ + σ·ε); diffusers' VP classes record x/√(1 + σ²)
+    const float sn = plan.sigmas[i + 1];
+    const float f = vp ? std::sqrt(1.0f + sn * sn) : 1.0f;
+    Tensor mine = Tensor::empty(latents.shape());
+    for (int64_t k = 0; k < mine.numel(); ++k) mine.f32()[k] = latents.f32()[k] / f;
+    const double e = rel_err(mine.f32(), ref.get(key(i, "latents_after")).to(DType::F32).f32());
     step_err.push_back(e);
     EXPECT_LE(e, 1e-4) << c.file << " latents after step " << i;
   };

@@ -129,6 +129,63 @@ TEST(Inspect, KohyaHashStatusAndTriggerWords) {
   EXPECT_EQ(ls::toolbox::inspect_adapter(dir + "/h2.safetensors").kohya_hash_status, "differs");
 }
 
+// sha256 of the 64 KiB at byte offset `at` of `path`, 8 hex (kohya addnet_hash_legacy on a file as it is).
+std::string window_hash(const std::string& path, uint64_t at) {
+  return run(fmt::format("tail -c +{} '{}' | head -c 65536 | sha256sum", at + 1, path)).substr(0, 8);
+}
+
+TEST(Inspect, KohyaLegacyHashOfARealFile) {
+  // The real-world file was written by safetensors with metadata {"format": "pt"}; kohya would serialise the same
+  // tensors with only its ss_* metadata, {} here, so its header is that file's header with the metadata emptied.
+  const std::string path = kShared + "/realworld/sd15-pokemon-lora.safetensors";
+  std::ifstream f(path, std::ios::binary);
+  const uint64_t n = header_len(path);
+  std::string hdr(n, ' ');
+  f.seekg(8);
+  f.read(hdr.data(), static_cast<std::streamsize>(n));
+  while (!hdr.empty() && hdr.back() == ' ') hdr.pop_back();
+  const std::string from = "\"__metadata__\":{\"format\":\"pt\"}";
+  ASSERT_NE(hdr.find(from), std::string::npos);
+  hdr.replace(hdr.find(from), from.size(), "\"__metadata__\":{}");
+  while (hdr.size() % 8) hdr.push_back(' ');
+  // kohya's byte 1 MiB is this file's byte 1 MiB + (its header − kohya's header)
+  const std::string want = window_hash(path, 0x100000 + n - hdr.size());
+  auto r = ls::toolbox::inspect_adapter(path);
+  EXPECT_EQ(r.legacy_hash_computed, want);
+  EXPECT_EQ(r.legacy_hash_status, "absent");
+  EXPECT_EQ(ls::toolbox::inspect_json(r)["sshs_legacy_hash"]["computed"], want);
+}
+
+TEST(Inspect, KohyaLegacyHashStatus) {
+  // A file written in kohya's own layout (one dtype: name order is safetensors' order; only ss_* metadata), over
+  // 1 MiB: the legacy hash is the hash of its own window. Files under 1 MiB hash no bytes at all.
+  std::map<std::string, ls::Tensor> t;
+  for (int i = 0; i < 2; ++i)
+    for (const char* part : {"lora_down", "lora_up"}) {  // rank 256 modules: 1 MiB each
+      ls::Tensor x = ls::Tensor::empty({256, 512});
+      for (int64_t k = 0; k < x.numel(); ++k) x.f32()[k] = static_cast<float>((k * 7 + i) % 1000) / 1000.0f;
+      t[fmt::format("lora_unet_m{}.{}.weight", i, part)] = part[5] == 'u' ? x.reshape({512, 256}) : x;
+    }
+  std::map<std::string, std::string> md = {{"ss_network_dim", "4"}, {"ss_training_comment", "a\nb \"c\" é"}};
+  const std::string dir = ::testing::TempDir();
+  ls::io::write_safetensors(dir + "/legacy.safetensors", t, md);
+  const std::string want = window_hash(dir + "/legacy.safetensors", 0x100000);
+  md["modelspec.title"] = "not ss_*: kohya leaves it out of the hashed file";
+  EXPECT_EQ(ls::toolbox::kohya_legacy_hash(t, md), want);
+  md.erase("modelspec.title");
+  md["sshs_legacy_hash"] = want;
+  ls::io::write_safetensors(dir + "/legacy2.safetensors", t, md);
+  EXPECT_EQ(ls::toolbox::inspect_adapter(dir + "/legacy2.safetensors").legacy_hash_status, "matches");
+  md["sshs_legacy_hash"] = "00000000";
+  ls::io::write_safetensors(dir + "/legacy3.safetensors", t, md);
+  auto r = ls::toolbox::inspect_adapter(dir + "/legacy3.safetensors");
+  EXPECT_EQ(r.legacy_hash_status, "differs");
+  EXPECT_NE(ls::toolbox::inspect_text(r).find("sshs_legacy_hash: differs (stored 00000000, computed " + want),
+            std::string::npos);
+  auto small = ls::toolbox::inspect_adapter(kShared + "/refsuite/adapters/lora_a/lora_a_kohya.safetensors");
+  EXPECT_EQ(small.legacy_hash_computed, "e3b0c442");  // sha256 of no bytes: the file ends before 1 MiB
+}
+
 TEST(Inspect, BadInputThrows) {
   EXPECT_THROW(ls::toolbox::inspect_adapter("/nonexistent.safetensors"), std::runtime_error);
   EXPECT_THROW(ls::toolbox::inspect_adapter(kShared + "/refsuite/model/tiny-sd1.safetensors"), std::runtime_error);

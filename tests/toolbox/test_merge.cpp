@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 
 #include "adapters/adapter.h"
+#include "adapters/block_weights.h"
 #include "adapters/stack.h"
 #include "io/safetensors.h"
 #include "models/sd1/components.h"
@@ -129,6 +131,72 @@ TEST(Merge, AdaptersExactlyAndBySvd) {
   EXPECT_THROW(toolbox::merge_adapters({{kAd + "loha_c/loha_c_lycoris.safetensors"}}, 0, dir + "/x.safetensors"),
                std::runtime_error);
   EXPECT_THROW(toolbox::merge_adapters({}, 0, dir + "/x.safetensors"), std::runtime_error);
+}
+
+// A1111 LoRA Block Weight: merging with lbw= scales each module by its block's ratio. Checked against the stack at
+// strength 1 with the test's own block table read off the LDM names of the merged file (LoRA is linear in the
+// strength, so merged = base + ratio·(full − base)), and the adapter merge with lbw= against the stack with lbw=.
+TEST(Merge, BlockWeightsScaleEachBlock) {
+  const std::string lbw = "0.5,1,0,0.25,2,-1,0.75,1.5,0,1,0.3,0.6,0.9,1.2,0,1,0.4";  // 17 values
+  const std::vector<std::string> ids17 = {"BASE", "IN01", "IN02", "IN04", "IN05", "IN07", "IN08", "M00", "OUT03",
+                                          "OUT04", "OUT05", "OUT06", "OUT07", "OUT08", "OUT09", "OUT10", "OUT11"};
+  std::vector<float> r17;
+  for (size_t a = 0, b; a != std::string::npos; a = b == std::string::npos ? b : b + 1) {
+    b = lbw.find(',', a);
+    r17.push_back(std::stof(lbw.substr(a, b == std::string::npos ? b : b - a)));
+  }
+  // LDM key → ratio: text encoder BASE, input_blocks.N → INnn, middle_block → M00, output_blocks.N → OUTnn
+  auto ratio_of = [&](const std::string& key) -> float {
+    std::string id;
+    if (key.rfind("cond_stage_model.", 0) == 0) id = "BASE";
+    const std::string dm = "model.diffusion_model.";
+    auto num = [&](const std::string& p) { return std::stoi(key.substr(dm.size() + p.size())); };
+    if (key.rfind(dm + "input_blocks.", 0) == 0) id = fmt::format("IN{:02}", num("input_blocks."));
+    if (key.rfind(dm + "middle_block.", 0) == 0) id = "M00";
+    if (key.rfind(dm + "output_blocks.", 0) == 0) id = fmt::format("OUT{:02}", num("output_blocks."));
+    if (id.empty()) return 1.0f;
+    for (size_t i = 0; i < ids17.size(); ++i)
+      if (ids17[i] == id) return r17[i];
+    return 0.0f;  // blocks a 17-vector does not name
+  };
+  const std::string lora = kAd + "lora_a/lora_a_kohya.safetensors";
+  const std::string dir = ::testing::TempDir();
+  toolbox::merge_into_checkpoint(kModel, kYaml, {{lora, 1.0f, 1.0f}}, dir + "/full.safetensors", DType::F32);
+  toolbox::merge_into_checkpoint(kModel, kYaml, {{lora, 1.0f, 1.0f, lbw}}, dir + "/lbw.safetensors", DType::F32);
+  auto base = io::read_safetensors(kModel);
+  auto full = io::read_safetensors(dir + "/full.safetensors");
+  auto got = io::read_safetensors(dir + "/lbw.safetensors");
+  int changed = 0, scaled = 0;
+  std::set<float> seen;
+  for (const auto& [k, t] : full.tensors) {
+    if (!base.has(k)) continue;
+    Tensor b = base.get(k).to(DType::F32), f = t.to(DType::F32);
+    if (max_abs_diff(b, f) == 0) continue;  // not adapted
+    ++changed;
+    const float r = ratio_of(k);
+    seen.insert(r);
+    Tensor want = ops::add(b, ops::scale(ops::sub(f, b), r));
+    EXPECT_LT(max_abs_diff(got.get(k), want), 1e-5) << k << " ratio " << r;
+    if (r != 1.0f) ++scaled;
+  }
+  EXPECT_EQ(changed, 140);
+  EXPECT_GT(scaled, 100);
+  EXPECT_GE(seen.size(), 10u);  // the adapter reaches most blocks
+
+  // One adapter with the block weights baked in (--concat) equals the stack with lbw=.
+  Model m(kModel);
+  toolbox::merge_adapters({{lora, 1.0f, 1.0f, lbw}}, 0, dir + "/lbw-concat.safetensors");
+  auto baked = fused(m, {{dir + "/lbw-concat.safetensors", 1.0f, 1.0f}});
+  adapters::AdapterStack stack(m.mp);
+  adapters::StackEntry e{adapters::load_adapter(lora, *m.km), 1.0f, 1.0f};
+  e.module_scale = adapters::block_scale(adapters::parse_block_weights(lbw), m.lm.unet_config);
+  stack.apply({e}, adapters::ApplyMode::Fuse);
+  double worst = 0;
+  for (auto [c, table] : m.mp.tables())
+    for (auto& [k, p] : table->all())
+      worst = std::max(worst, max_abs_diff(p.value, baked.at(std::string(adapters::component_name(c)) + ":" + k)));
+  EXPECT_LT(worst, 1e-5);
+  EXPECT_THROW(toolbox::merge_adapters({{lora, 1.0f, 1.0f, "BOGUS"}}, 0, dir + "/x.safetensors"), std::runtime_error);
 }
 
 }  // namespace

@@ -335,8 +335,12 @@ InitWeights init_weights(const ModelConfigs& cfg, uint64_t seed) {
 }
 
 void write_initialized_model(const ModelConfigs& cfg, uint64_t seed, const std::string& out, DType dtype) {
-  LS_CHECK(dtype_is_float(dtype), "{}: model init dtype {} is not a float type", out, dtype_name(dtype));
-  InitWeights w = init_weights(cfg, seed);
+  write_model(cfg, init_weights(cfg, seed), out, dtype, {{"lorastack_init_seed", std::to_string(seed)}});
+}
+
+void write_model(const ModelConfigs& cfg, const InitWeights& w, const std::string& out, DType dtype,
+                 const std::map<std::string, std::string>& metadata) {
+  LS_CHECK(dtype_is_float(dtype), "{}: model dtype {} is not a float type", out, dtype_name(dtype));
   namespace fs = std::filesystem;
   if (ends_with(out, ".safetensors")) {
     std::map<std::string, Tensor> all;
@@ -355,7 +359,9 @@ void write_initialized_model(const ModelConfigs& cfg, uint64_t seed, const std::
       LS_CHECK(k.find("..") == std::string::npos && k.back() != '.', "{}: internal key mapping failed for '{}'", out, k);
     std::error_code ec;
     if (fs::path(out).has_parent_path()) fs::create_directories(fs::path(out).parent_path(), ec);
-    io::write_safetensors(out, all, {{"format", "pt"}, {"lorastack_init_seed", std::to_string(seed)}});
+    std::map<std::string, std::string> meta = metadata;
+    meta["format"] = "pt";
+    io::write_safetensors(out, all, meta);
     return;
   }
   fs::path root(out);
@@ -364,6 +370,8 @@ void write_initialized_model(const ModelConfigs& cfg, uint64_t seed, const std::
     fs::create_directories(root / sub, ec);
     if (ec) fail("{}: cannot create folder {}: {}", out, (root / sub).string(), ec.message());
   }
+  std::map<std::string, std::string> pt_meta = metadata;
+  pt_meta["format"] = "pt";
   write_json(root / "model_index.json",
              {{"_class_name", "StableDiffusionPipeline"}, {"feature_extractor", {nullptr, nullptr}},
               {"safety_checker", {nullptr, nullptr}}, {"requires_safety_checker", false},
@@ -375,11 +383,11 @@ void write_initialized_model(const ModelConfigs& cfg, uint64_t seed, const std::
   write_json(root / "text_encoder" / "config.json", text_json(cfg.text));
   write_json(root / "scheduler" / "scheduler_config.json", scheduler_json(cfg.scheduler));
   io::write_safetensors((root / "unet" / "diffusion_pytorch_model.safetensors").string(), converted(w.unet, dtype),
-                        {{"format", "pt"}});
+                        pt_meta);
   io::write_safetensors((root / "vae" / "diffusion_pytorch_model.safetensors").string(), converted(w.vae, dtype),
-                        {{"format", "pt"}});
+                        pt_meta);
   io::write_safetensors((root / "text_encoder" / "model.safetensors").string(), converted(w.text, dtype),
-                        {{"format", "pt"}});
+                        pt_meta);
 }
 
 LoadedModel random_model(const ModelConfigs& cfg, uint64_t seed) {

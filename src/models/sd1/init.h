@@ -70,4 +70,10 @@ LoadedModel random_model(const ModelConfigs& cfg, uint64_t seed);
 /// (the tokenizer files are supplied separately). Throws ls::Error naming `out` on write failures.
 void write_initialized_model(const ModelConfigs& cfg, uint64_t seed, const std::string& out, DType dtype = DType::F16);
 
+/// Write the weights `w` (diffusers names, any float dtype) of a model with configs `cfg` as write_initialized_model
+/// does (LDM single file for ".safetensors", else a diffusers folder), `metadata` in the single file's header
+/// (folders: in each component's safetensors). Used by `model init` and by full fine-tuning (train --network full).
+void write_model(const ModelConfigs& cfg, const InitWeights& w, const std::string& out, DType dtype = DType::F16,
+                 const std::map<std::string, std::string>& metadata = {});
+
 }  // namespace ls::sd

@@ -83,11 +83,66 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, b
 /// table on CUDA (or uploaded), ids I64/I32 on the CPU (range-checked there, then uploaded).
 Tensor embedding(const Tensor& table, const Tensor& ids);
 
-/// Attention kernel choice for F16 / BF16: batched GEMMs + softmax (default) or the fused flash kernel (env
-/// LORASTACK_ATTENTION=flash at start, or this setter; exact, but still slower than the GEMM path on the H200).
-/// F32 always uses the GEMM path (exact fp32 products).
+/// Attention kernel choice for F16 / BF16: the fused flash kernel (default; flash_attention.cu, FlashAttention-2 on
+/// mma.sync) or batched GEMMs + softmax (env LORASTACK_ATTENTION=gemm at start, or this setter). F32 always uses
+/// the GEMM path (exact fp32 products); so do head sizes the flash kernel does not cover (> 160).
 void set_flash_attention(bool on);
 bool flash_attention_enabled();
+
+/// Convolution backend (cudnn_conv.cpp) for conv2d and its two gradients. Auto (default): per (direction, dtype,
+/// shape) the first call times cuDNN (the algorithm its search found fastest) against im2col + cuBLAS once and
+/// keeps the faster; Cudnn: cuDNN whenever it can run the shape; Im2col: never cuDNN. Builds without cuDNN
+/// (LORASTACK_HAS_CUDNN unset) or machines where it fails to load always use im2col. Env LORASTACK_CONV =
+/// auto | cudnn | im2col at start. conv_backend() names what is available ("cuDNN 9.19.0", or "im2col + cuBLAS
+/// (reason)"); it creates the cuDNN handle on first call.
+enum class ConvMode { Auto, Cudnn, Im2col };
+void set_conv_mode(ConvMode m);
+ConvMode conv_mode();
+std::string conv_backend();
+
+// ---- gradients (backward.cu / backward.cpp) ----
+// The CUDA side of runtime/ops_backward.h (same math and shapes; runtime/ops_backward.cpp validates and dispatches
+// here when an input is on the GPU). Compute dtype: that of the first CUDA tensor among the op's inputs in the
+// order of the parameter list (gy first where there is one), F32/F16/BF16; other inputs are uploaded / converted.
+// Every output (parameter gradients included: conv weight, gamma, beta, embedding table) is a CUDA tensor of the
+// compute dtype; all reductions (bias / gamma / beta sums, weight gradients over the batch, attention dK / dV over
+// query chunks) accumulate in fp32 (norm statistics in double) and round once at the end.
+
+/// x viewed as [numel/cols, cols] → [cols] (column sums).
+Tensor sum_leading(const Tensor& x, int64_t cols);
+/// x viewed as [numel/inner, inner] → row sums; shape: x's leading dims when inner is the product of its trailing
+/// dims, [1] when inner = numel, else [numel/inner].
+Tensor sum_trailing(const Tensor& x, int64_t inner);
+/// ∂L/∂x of conv2d (s: the forward geometry): gy [n, o, oh, ow], weight [o, c/groups, kh, kw] → [n, c, h, w].
+Tensor conv2d_backward_input(const Tensor& gy, const Tensor& weight, const cpu::ConvShape& s);
+/// ∂L/∂W of conv2d: gy [n, o, oh, ow], x [n, c, h, w] → [o, c/groups, kh, kw].
+Tensor conv2d_backward_weight(const Tensor& gy, const Tensor& x, const cpu::ConvShape& s);
+/// gy [N, C, 2H, 2W] → [N, C, H, W] (2×2 block sums).
+Tensor upsample_nearest2x_backward(const Tensor& gy);
+/// Top-left h×w of every plane: [N, C, H, W] → [N, C, h, w].
+Tensor crop(const Tensor& x, int64_t h, int64_t w);
+/// {gx [N, C, *], ggamma [C], gbeta [C]} of group_norm (with the fused SiLU when `silu`).
+std::vector<Tensor> group_norm_backward(const Tensor& gy, const Tensor& x, int groups, const Tensor& gamma,
+                                        const Tensor& beta, float eps, bool silu);
+/// {gx, ggamma [C], gbeta [C]} of layer_norm over the last dim.
+std::vector<Tensor> layer_norm_backward(const Tensor& gy, const Tensor& x, const Tensor& gamma, float eps);
+/// gy · f′(x) for SiLU / GELU (erf) / QuickGELU.
+Tensor unary_backward(cpu::Unary f, const Tensor& x, const Tensor& gy);
+/// Adjoint of geglu: x [..., 2C], gy [..., C] → [..., 2C].
+Tensor geglu_backward(const Tensor& x, const Tensor& gy);
+/// Adjoint of the last-dim softmax from its output y: y ⊙ (gy − Σ gy·y).
+Tensor softmax_backward(const Tensor& y, const Tensor& gy);
+/// {gq, gk, gv} of attention(q, k, v, heads, causal): per sample and query chunk, the probabilities are recomputed
+/// (S = QKᵀ, fp32 softmax) and dV += PᵀdO, dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale, dQ = dS·K,
+/// dK += dSᵀQ through cuBLAS (heads as the GEMM batch), dK / dV accumulated in fp32.
+std::vector<Tensor> attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& go, int heads,
+                                       bool causal);
+/// gy [..., C], ids [...] (I64/I32 on the CPU; range-checked, then uploaded) → [vocab, C] (fp32 atomics).
+Tensor embedding_backward(const Tensor& gy, const Tensor& ids, int64_t vocab);
+/// One AdamW step in place (ops_backward.h): param, m, v F32 CUDA tensors of one shape, grad F32/F16/BF16 of that
+/// shape (uploaded if on the CPU). Throws ls::Error naming the tensor otherwise, or for step < 1.
+void adamw_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, float lr, float beta1, float beta2, float eps,
+                float weight_decay, int64_t step);
 
 /// True when any of the defined tensors lives on the GPU.
 inline bool any(std::initializer_list<const Tensor*> ts) {

@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <initializer_list>
 
 #include "runtime/cuda/kernels.h"
 #include "runtime/tensor.h"
@@ -25,6 +26,23 @@ inline k::Elem elem(DType t, const char* op = "op") {
     default: fail("CUDA {}: dtype {} is not a compute dtype (F32, F16, BF16)", op, dtype_name(t));
   }
 }
+
+/// `t` on the device in dtype `dt` (uploaded / converted when needed; the same tensor otherwise; undefined stays
+/// undefined).
+inline Tensor on_device(const Tensor& t, DType dt) {
+  if (!t.defined()) return t;
+  return t.to_device(Device::CUDA).to(dt);
+}
+
+/// The compute dtype of an op: that of the first CUDA tensor among `ts`, F32 if none.
+inline DType compute_dtype(std::initializer_list<const Tensor*> ts) {
+  for (const Tensor* t : ts)
+    if (t->defined() && t->device() == Device::CUDA) return t->dtype();
+  return DType::F32;
+}
+
+/// An uninitialised CUDA tensor (caching allocator).
+inline Tensor out(const Shape& s, DType dt) { return Tensor::empty(s, dt, Device::CUDA); }
 
 /// Row-major strided-batched GEMM through cuBLAS: for i < batch,
 /// C_i[m, n] = alpha · op(A_i)[m, k] · op(B_i)[k, n] + beta · C_i, with A_i = a + i·stride_a (elements), etc.

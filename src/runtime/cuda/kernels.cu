@@ -5,37 +5,11 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "runtime/cuda/device_common.cuh"
 #include "runtime/cuda/kernels.h"
 
 namespace ls::cuda::k {
 namespace {
-
-__device__ __forceinline__ float ld(float v) { return v; }
-__device__ __forceinline__ float ld(__half v) { return __half2float(v); }
-__device__ __forceinline__ float ld(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <typename T> __device__ __forceinline__ T st(float v);
-template <> __device__ __forceinline__ float st<float>(float v) { return v; }
-template <> __device__ __forceinline__ __half st<__half>(float v) { return __float2half_rn(v); }
-template <> __device__ __forceinline__ __nv_bfloat16 st<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
-
-constexpr int kThreads = 256;
-int blocks_for(int64_t n) {
-  int64_t b = (n + kThreads - 1) / kThreads;
-  if (b > 65535LL * 32) b = 65535LL * 32;
-  return static_cast<int>(b < 1 ? 1 : b);
-}
-
-#define GRID_LOOP(i, n) \
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)blockDim.x * gridDim.x)
-
-/// Calls f.template operator()<T>() for the storage type of dt.
-template <typename F> void dispatch(Elem dt, const char*, F&& f) {
-  switch (dt) {
-    case Elem::F32: f(float{}); break;
-    case Elem::F16: f(__half{}); break;
-    case Elem::BF16: f(__nv_bfloat16{}); break;
-  }
-}
 
 // ---- conversion ----
 template <typename A, typename B> __global__ void convert_k(const A* x, B* y, int64_t n) {
@@ -277,9 +251,6 @@ template <typename T> __global__ void im2col_k(const T* x, int64_t x_stride, T* 
     col[i] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? x[s * x_stride + (ci * h + iy) * w + ix] : st<T>(0.0f);
   }
 }
-
-template <typename T> const T* cp(const void* p) { return static_cast<const T*>(p); }
-template <typename T> T* mp(void* p) { return static_cast<T*>(p); }
 
 }  // namespace
 

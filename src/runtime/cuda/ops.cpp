@@ -1,8 +1,8 @@
 // Tensor-level CUDA ops (runtime/cuda/backend.h): bring inputs to the device and compute dtype, allocate the
 // output, and call cuBLAS (gemm.cpp) or the kernels (kernels.cu). Shapes were validated by runtime/ops.cpp.
 //
-// GEMM mapping: linear = x·Wᵀ with the bias pre-filled into y and beta = 1; conv2d = im2col + GEMM per group
-// (1×1 stride-1 convolutions skip im2col), batched over samples with the weight's batch stride 0; attention =
+// GEMM mapping: linear = x·Wᵀ with the bias pre-filled into y and beta = 1; conv2d = cuDNN or im2col + GEMM per
+// group (1×1 stride-1 convolutions skip im2col), chosen per shape by run_conv (cudnn_conv.cpp), batched over samples with the weight's batch stride 0; attention =
 // per sample and query chunk, S = QKᵀ (fp32 scores, heads as GEMM batch with stride D inside the
 // interleaved [L, H·D] rows) → scaled, masked softmax → O = P·V written straight into the [L, H·D] output.
 #ifdef LORASTACK_HAS_CUDA
@@ -15,24 +15,12 @@
 
 #include "runtime/cuda/backend.h"
 #include "runtime/cuda/common.h"
+#include "runtime/cuda/cudnn_conv.h"
 
 namespace ls::cuda {
 namespace {
 
-/// `t` on the device in dtype `dt` (uploads / converts when needed; the same tensor otherwise).
-Tensor dev(const Tensor& t, DType dt) {
-  if (!t.defined()) return t;
-  return t.to_device(Device::CUDA).to(dt);
-}
-
-/// The compute dtype of an op: that of the first CUDA tensor among `ts`, F32 if none.
-DType compute_dtype(std::initializer_list<const Tensor*> ts) {
-  for (const Tensor* t : ts)
-    if (t->defined() && t->device() == Device::CUDA) return t->dtype();
-  return DType::F32;
-}
-
-Tensor out(const Shape& s, DType dt) { return Tensor::empty(s, dt, Device::CUDA); }
+Tensor dev(const Tensor& t, DType dt) { return on_device(t, dt); }
 
 /// Workspace bound for im2col and attention score chunks.
 constexpr size_t kWorkspaceBytes = size_t{1} << 30;
@@ -65,10 +53,10 @@ Tensor matmul(const Tensor& a_, const Tensor& b_, bool trans_a, bool trans_b, fl
   return y;
 }
 
-Tensor conv2d(const Tensor& x_, const Tensor& w_, const Tensor& b_, const cpu::ConvShape& s) {
-  const DType dt = compute_dtype({&w_, &x_});
-  const Tensor x = dev(x_, dt), w = dev(w_, dt), b = dev(b_, dt);
-  Tensor y = out({s.n, s.o, s.oh, s.ow}, dt);
+namespace {
+
+/// conv2d through im2col + cuBLAS (1×1 stride-1 convolutions as one GEMM per group); fully overwrites y.
+void conv2d_im2col(DType dt, const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, const cpu::ConvShape& s) {
   const int64_t ohw = s.oh * s.ow, cg = s.c / s.groups, og = s.o / s.groups, kk = cg * s.kh * s.kw;
   if (b.defined()) k::fill_rows(elem(dt), b.raw(), y.raw(), s.n * s.o, ohw, true, s.o);
   const float beta = b.defined() ? 1.0f : 0.0f;
@@ -82,7 +70,7 @@ Tensor conv2d(const Tensor& x_, const Tensor& w_, const Tensor& b_, const cpu::C
     for (int g = 0; g < s.groups; ++g)
       gemm(dt, dt, false, false, og, ohw, cg, 1.0f, wp + g * og * cg * es, cg, 0, xp + g * cg * ohw * es, ohw,
            s.c * ohw, beta, yp + g * og * ohw * es, ohw, s.o * ohw, s.n);
-    return y;
+    return;
   }
   const int64_t per_sample = kk * ohw;
   const int64_t chunk = std::clamp<int64_t>(static_cast<int64_t>(kWorkspaceBytes / es) / std::max<int64_t>(per_sample, 1),
@@ -91,12 +79,25 @@ Tensor conv2d(const Tensor& x_, const Tensor& w_, const Tensor& b_, const cpu::C
   for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
     const int64_t cnt = std::min(chunk, s.n - n0);
     for (int g = 0; g < s.groups; ++g) {
-      k::im2col(elem(dt), xp + (n0 * s.c * s.h * s.w + g * cg * s.h * s.w) * es, s.c * s.h * s.w, col.raw(), cnt, cg, s.h,
-                s.w, s.kh, s.kw, s.oh, s.ow, s.stride, s.pad);
+      k::im2col(elem(dt), xp + (n0 * s.c * s.h * s.w + g * cg * s.h * s.w) * es, s.c * s.h * s.w, col.raw(), cnt, cg,
+                s.h, s.w, s.kh, s.kw, s.oh, s.ow, s.stride, s.pad);
       gemm(dt, dt, false, false, og, ohw, kk, 1.0f, wp + g * og * kk * es, kk, 0, col.raw(), ohw, per_sample, beta,
            yp + (n0 * s.o * ohw + g * og * ohw) * es, ohw, s.o * ohw, cnt);
     }
   }
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x_, const Tensor& w_, const Tensor& b_, const cpu::ConvShape& s) {
+  const DType dt = compute_dtype({&w_, &x_});
+  const Tensor x = dev(x_, dt), w = dev(w_, dt), b = dev(b_, dt);
+  Tensor y = out({s.n, s.o, s.oh, s.ow}, dt);
+  if (y.numel() == 0) return y;
+  run_conv(
+      ConvDir::Forward, dt, s,
+      [&] { return cudnn_conv_forward(dt, x.raw(), w.raw(), b.defined() ? b.raw() : nullptr, y.raw(), s); },
+      [&] { conv2d_im2col(dt, x, w, b, y, s); });
   return y;
 }
 
@@ -257,10 +258,10 @@ Tensor transpose_batched(const Tensor& x_, int64_t batch, int64_t rows, int64_t 
 namespace {
 std::atomic<bool>& flash_flag() {
   static std::atomic<bool> on{[] {
-    // default: GEMM path. The WMMA flash kernel is exact but measured slower on the H200 (2.30 ms against
-    // 1.37 ms for SD1.5's 4096-token self-attention, fp16, batch 2): opt in with LORASTACK_ATTENTION=flash.
+    // default: the flash kernel (0.63 ms against 1.37 ms for the GEMM path on SD1.5's 4096-token self-attention,
+    // fp16, batch 2, H200; bench/cuda_notes.md). LORASTACK_ATTENTION=gemm selects the GEMM path.
     const char* e = std::getenv("LORASTACK_ATTENTION");
-    return e && std::string(e) == "flash";
+    return !(e && std::string(e) == "gemm");
   }()};
   return on;
 }

@@ -1,0 +1,6 @@
+# The `lorastack` command as a user runs it: the built binary on the tiny refsuite model (generate batches, name
+# patterns, formats, --xy grids, block weights, help and errors), and the grid / label drawing it uses.
+ls_test(NAME test_cli SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_cli.cpp ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_grid.cpp
+        MODULES runtime io image toolbox)
+target_compile_definitions(test_cli PRIVATE LS_CLI_PATH="$<TARGET_FILE:lorastack_cli>")
+add_dependencies(test_cli lorastack_cli)
