@@ -10,6 +10,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}
+setup_env() {
+  out=${OUT:-/tmp/out}
+  mkdir -p /tmp/ls && tar -C /tmp/ls -xJf .ref/payload.tar.xz
+  cuda_lib=$(dirname "$(find / -name 'libcublas.so.13*' -not -path '*/proc/*' 2>/dev/null | head -1)")
+  cudnn_so=$(find /usr/local/cuda* /usr/lib /opt -name 'libcudnn.so.9' -not -path '*/proc/*' 2>/dev/null |
+    awk '{print (index($0, "/usr/local/cuda") == 1 ? 0 : 1), $0}' | sort | head -1 | cut -d' ' -f2- || true)
+  cudnn_lib=${cudnn_so:+$(dirname "$cudnn_so")}
+  echo "cuDNN library: ${cudnn_so:-none found (packed shim only)}"
+  export LD_LIBRARY_PATH=/tmp/ls/lib:/usr/local/cuda/lib64:${cuda_lib}:${cudnn_lib:+$cudnn_lib:}${LD_LIBRARY_PATH:-}:/tmp/ls/lib-fallback
+  export LORASTACK_SHARED_DIR=/tmp/ls/shared
+}
+
 case "$mode" in
 pack)
   build=${2:-build-cuda}
@@ -17,8 +29,8 @@ pack)
   stage=.ref/stage
   rm -rf "$stage" && mkdir -p "$stage/bin" "$stage/lib" "$stage/shared/refsuite"
   bins=()
-  for b in tests/test_cuda_ops tests/test_cuda_backward tests/test_cuda_models bin/lorastack lorastack \
-    bench/bench_cuda_sd15; do
+  for b in tests/test_cuda_ops tests/test_cuda_backward tests/test_cuda_models tests/test_cuda_train bin/lorastack \
+    lorastack bench/bench_cuda_sd15 bench/bench_cuda_train bench/bench_cuda_pipeline; do
     [ -f "$build/$b" ] && bins+=("$build/$b")
   done
   for b in "${bins[@]}"; do strip -o "$stage/bin/$(basename "$b")" "$b"; done
@@ -43,19 +55,11 @@ pack)
   ;;
 run)
   reps=${2:-5}
-  out=${OUT:-/tmp/out}
-  mkdir -p /tmp/ls && tar -C /tmp/ls -xJf .ref/payload.tar.xz
-  cuda_lib=$(dirname "$(find / -name 'libcublas.so.13*' -not -path '*/proc/*' 2>/dev/null | head -1)")
-  cudnn_so=$(find /usr/local/cuda* /usr/lib /opt -name 'libcudnn.so.9' -not -path '*/proc/*' 2>/dev/null |
-    awk '{print (index($0, "/usr/local/cuda") == 1 ? 0 : 1), $0}' | sort | head -1 | cut -d' ' -f2- || true)
-  cudnn_lib=${cudnn_so:+$(dirname "$cudnn_so")}
-  echo "cuDNN library: ${cudnn_so:-none found (packed shim only)}"
-  export LD_LIBRARY_PATH=/tmp/ls/lib:/usr/local/cuda/lib64:${cuda_lib}:${cudnn_lib:+$cudnn_lib:}${LD_LIBRARY_PATH:-}:/tmp/ls/lib-fallback
-  export LORASTACK_SHARED_DIR=/tmp/ls/shared
+  setup_env
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
   ldd /tmp/ls/bin/test_cuda_models | grep -E 'not found|cublas|cudart' || true
   rc=0
-  for t in test_cuda_ops test_cuda_backward test_cuda_models; do
+  for t in test_cuda_ops test_cuda_backward test_cuda_models test_cuda_train; do
     [ -x "/tmp/ls/bin/$t" ] || continue
     "/tmp/ls/bin/$t" 2>&1 | tee "$out/$t.log" | grep -E '^\[ *(OK|FAILED|PASSED) |max\|diff|vs fp32| s$|conv backend' || rc=1
     grep -B3 -A8 'Failure' "$out/$t.log" | head -80 || true
@@ -82,8 +86,24 @@ run)
   fi
   exit $rc
   ;;
+train)
+  # issue 8 references and the training bench (carry .ref/payload.tar.xz and .ref/train.tar.xz, the latter holding
+  # diffusers_src/ (a diffusers source tree, never committed) and tiny-sd1/):
+  #   tests/train/make_grad_reference.py, make_diffusers_lora_reference.py → $OUT, bench/peft_train_compare.py
+  setup_env
+  mkdir -p /tmp/lt && tar -C /tmp/lt -xJf .ref/train.tar.xz
+  export PYTHONPATH=/tmp/lt/diffusers_src/src:${PYTHONPATH:-}
+  [ "${GRAD_REF:-1}" = 1 ] &&
+    { python3 tests/train/make_grad_reference.py /tmp/lt/tiny-sd1 "$out/grad_reference.safetensors" 2>&1 | tail -3 || true; }
+  python3 tests/train/make_diffusers_lora_reference.py /tmp/lt/tiny-sd1 tests/train/data/lscat_lora200.safetensors \
+    "$out/diffusers_lora_reference.safetensors" > "$out/diffusers_lora.log" 2>&1 || true
+  grep -v Warning "$out/diffusers_lora.log" | tail -25
+  /tmp/ls/bin/test_cuda_train 2>&1 | tee "$out/test_cuda_train.log" | grep -E '^\[ *(OK|FAILED|PASSED) |loss|exception' || true
+  python3 bench/peft_train_compare.py --lorastack-bench /tmp/ls/bin/bench_cuda_train --reps "${2:-5}" 2>&1 |
+    tee "$out/peft_train_compare.log" | grep -E 'RESULT|RATIO|LoRA|rror' || true
+  ;;
 *)
-  echo "usage: tools/gpu_suite.sh pack [BUILD_DIR] | run [reps]" >&2
+  echo "usage: tools/gpu_suite.sh pack [BUILD_DIR] | run [reps] | train [reps]" >&2
   exit 2
   ;;
 esac

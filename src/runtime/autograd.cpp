@@ -71,19 +71,34 @@ bool needs_grad(std::initializer_list<const Tensor*> inputs) {
   return false;
 }
 
+namespace {
+/// record() with `force`: record even when no input requires grad (checkpoint: the leaves are inside fn).
+void record_node(Tensor& output, const std::vector<Tensor>& inputs, BackwardFn fn, bool force);
+}  // namespace
+
 void record(Tensor& output, const std::vector<Tensor>& inputs, BackwardFn fn) {
+  record_node(output, inputs, std::move(fn), false);
+}
+
+namespace {
+void record_node(Tensor& output, const std::vector<Tensor>& inputs, BackwardFn fn, bool force) {
   if (t_state.tapes.empty()) fail("autograd: record() without a current tape");
   Tape::Impl* tape = t_state.tapes.back();
   Node n;
+  bool any = false;
   for (const Tensor& t : inputs) {
-    if (const Meta* m = t.defined() ? t.grad_meta().get() : nullptr; m && m->tape == tape && m->generation != tape->generation)
-      fail("autograd: a {} tensor recorded before the last backward() is used again; recompute it on the tape",
-           shape_str(t.shape()));
-    n.inputs.push_back(t.defined() && t.requires_grad() ? t.grad_meta() : nullptr);
+    // a tensor this tape recorded before its last backward() is a constant now (reading a loss value after
+    // backward is fine); were it the only path to the leaves, nothing is recorded and a later backward() from
+    // the result fails with "not recorded" instead of silently finding no gradients
+    const Meta* m = t.defined() ? t.grad_meta().get() : nullptr;
+    const bool live = m && m->requires_grad && !(m->tape == tape && m->generation != tape->generation);
+    any = any || live;
+    n.inputs.push_back(live ? t.grad_meta() : nullptr);
     n.shapes.push_back(t.defined() ? t.shape() : Shape{});
     n.dtypes.push_back(t.defined() ? t.dtype() : DType::F32);
     n.devices.push_back(t.defined() ? t.device() : Device::CPU);
   }
+  if (!any && !force) return;
   auto out = std::make_shared<Meta>();
   out->requires_grad = true;
   out->leaf = false;
@@ -95,6 +110,7 @@ void record(Tensor& output, const std::vector<Tensor>& inputs, BackwardFn fn) {
   tape->nodes.push_back(std::move(n));
   output.set_grad_meta(std::move(out));
 }
+}  // namespace
 
 void backward(const Tensor& root, const Tensor& grad_root) {
   if (t_state.tapes.empty()) fail("autograd::backward: no tape is current");
@@ -160,7 +176,7 @@ Tensor checkpoint(const std::function<Tensor(const std::vector<Tensor>&)>& fn, c
     y = fn(inputs);
   }
   y = y.detach();
-  record(y, inputs, [fn, inputs](const Tensor& g) {
+  record_node(y, inputs, [fn, inputs](const Tensor& g) {
     std::vector<Tensor> detached;
     for (const Tensor& x : inputs) {
       Tensor d = x.detach();
@@ -174,7 +190,7 @@ Tensor checkpoint(const std::function<Tensor(const std::vector<Tensor>&)>& fn, c
     for (size_t i = 0; i < detached.size(); ++i)
       if (detached[i].defined()) gin[i] = grad(detached[i]);
     return gin;
-  });
+  }, /*force=*/true);
   return y;
 }
 

@@ -73,7 +73,8 @@ bool needs_grad(std::initializer_list<const Tensor*> inputs);
 
 /// Record `output` as produced from `inputs` by an op whose adjoint is `fn` (called with ∂L/∂output, it
 /// returns one gradient per input, in order, each of that input's shape; undefined = none). Marks
-/// `output` as requiring grad. Call only when needs_grad(inputs).
+/// `output` as requiring grad. Call only when needs_grad(inputs). Inputs this tape recorded before its last
+/// backward() count as constants; when no other input requires grad, nothing is recorded.
 void record(Tensor& output, const std::vector<Tensor>& inputs, BackwardFn fn);
 
 /// Backpropagate from `root` (any shape) seeded with `grad_root` (default: ones, i.e. ∂L/∂root = 1 for a

@@ -31,16 +31,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-std::string valid_sampler_list() {
-  std::string out;
-  for (const auto& s : ls::sampling::sampler_names()) {
-    if (!out.empty()) out += ", ";
-    out += "\"" + lorastack::a1111_sampler_name(s) + "\"";
-    if (s != "ddim") out += ", \"" + lorastack::a1111_sampler_name(s) + " Karras\"";
-  }
-  return out;
-}
-
 bool karras_ok(const std::string& sampler) {
   ls::sampling::SamplerSpec spec;
   spec.sampler = sampler;
@@ -52,6 +42,15 @@ bool karras_ok(const std::string& sampler) {
   } catch (const std::exception&) {
     return false;
   }
+}
+
+std::string valid_sampler_list() {
+  std::vector<std::string> names;
+  for (const auto& s : ls::sampling::sampler_names()) {
+    names.push_back(fmt::format("\"{}\"", lorastack::a1111_sampler_name(s)));
+    if (karras_ok(s)) names.push_back(fmt::format("\"{} Karras\"", lorastack::a1111_sampler_name(s)));
+  }
+  return fmt::format("{}", fmt::join(names, ", "));
 }
 
 }  // namespace
@@ -113,6 +112,13 @@ nlohmann::json a1111_samplers() {
   auto out = nlohmann::json::array();
   for (const auto& s : ls::sampling::sampler_names()) {
     const std::string name = lorastack::a1111_sampler_name(s);
+    bool listed = false;  // several lorastack names with one display name (uni_pc, uni_pc_bh2): one entry
+    for (auto& e : out)
+      if (e["name"] == name) {
+        e["aliases"].push_back(s);
+        listed = true;
+      }
+    if (listed) continue;
     out.push_back({{"name", name}, {"aliases", {s}}, {"options", nlohmann::json::object()}});
     if (karras_ok(s))
       out.push_back({{"name", name + " Karras"},

@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -70,6 +71,12 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   auto& http = impl_->http;
   const int threads = options.http_threads > 0 ? options.http_threads : std::min(options.queue + 8, 512);
   http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which lets a second server bind the same port
+  // and silently share its connections
+  http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   http.set_payload_max_length(32u << 20);
   http.set_keep_alive_timeout(2);
   http.set_read_timeout(30);

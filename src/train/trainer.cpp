@@ -247,7 +247,9 @@ TrainResult train(const TrainOptions& o, const std::function<void(const TrainPro
         ls::autograd::NoGrad ng;
         Tensor px = data.load_pixels(one).to_device(place.device);
         if (!full) px = px.to(place.compute);
-        Tensor z = ls::ops::scale(comps->vae->encode(px).mean, vae_scale).to_device(ls::Device::CPU).to(ls::DType::F32);
+        // the posterior mean (first half of the moments), on any device / dtype
+        const Tensor mean = ls::ops::chunk(comps->vae->encode_moments(px), 2, 1)[0];
+        Tensor z = ls::ops::scale(mean, vae_scale).to_device(ls::Device::CPU).to(ls::DType::F32);
         cache.put(item.cache_key, z);
         lat.push_back(z);
       }

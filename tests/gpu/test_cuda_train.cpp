@@ -28,12 +28,12 @@ std::string shared_dir() {
 }
 std::string tiny() { return shared_dir() + "/refsuite/model/tiny-sd1"; }
 
-struct Run {
+struct LossGrads {
   float loss = 0;
   std::vector<Tensor> grads;
 };
 
-Run loss_and_grads(Device dev, DType compute) {
+LossGrads loss_and_grads(Device dev, DType compute) {
   const sd::LoadedModel model = sd::load_model(tiny());
   auto c = sd::build_components(model);
   if (dev == Device::CUDA)
@@ -51,10 +51,16 @@ Run loss_and_grads(Device dev, DType compute) {
   Tensor noisy = nb.noisy.to_device(dev).to(dev == Device::CUDA ? compute : DType::F32);
   Tensor loss = train::diffusion_loss(c->unet->forward(noisy, nb.timesteps, ctx), nb);
   autograd::backward(loss);
-  Run r;
+  LossGrads r;
   r.loss = loss.to_device(Device::CPU).to(DType::F32).f32()[0];
   for (Tensor* p : net.parameters()) r.grads.push_back(autograd::grad(*p).to_device(Device::CPU).to(DType::F32));
   return r;
+}
+
+double max_abs(const Tensor& t) {
+  double m = 0;
+  for (float v : t.f32()) m = std::max(m, static_cast<double>(std::abs(v)));
+  return m;
 }
 
 double rel(const Tensor& a, const Tensor& b) {
@@ -67,12 +73,20 @@ double rel(const Tensor& a, const Tensor& b) {
 }
 
 TEST(CudaTrain, LoRAGradientsEqualTheCpu) {
-  const Run cpu = loss_and_grads(Device::CPU, DType::F32);
+  const LossGrads cpu = loss_and_grads(Device::CPU, DType::F32);
   for (auto [dt, tol] : {std::pair{DType::F32, 1e-4}, std::pair{DType::BF16, 5e-2}}) {
-    const Run gpu = loss_and_grads(Device::CUDA, dt);
+    const LossGrads gpu = loss_and_grads(Device::CUDA, dt);
     ASSERT_EQ(gpu.grads.size(), cpu.grads.size());
+    // gradients that are zero in exact arithmetic (see tests/train/test_grad_reference.cpp) are rounding noise on
+    // both devices: measured against the largest gradient instead of their own
+    double global = 0;
+    for (const Tensor& g : cpu.grads) global = std::max(global, max_abs(g));
     double worst = 0;
-    for (size_t i = 0; i < cpu.grads.size(); ++i) worst = std::max(worst, rel(gpu.grads[i], cpu.grads[i]));
+    for (size_t i = 0; i < cpu.grads.size(); ++i) {
+      const double own = max_abs(cpu.grads[i]);
+      const double e = own < 1e-6 * global ? max_abs(gpu.grads[i]) / global : rel(gpu.grads[i], cpu.grads[i]);
+      worst = std::max(worst, e);
+    }
     std::printf("%s: loss %.6f vs cpu %.6f, worst LoRA gradient relative error %.2e over %zu tensors\n", dtype_name(dt),
                 gpu.loss, cpu.loss, worst, cpu.grads.size());
     EXPECT_NEAR(gpu.loss, cpu.loss, tol * cpu.loss);

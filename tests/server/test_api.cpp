@@ -137,6 +137,21 @@ TEST_F(ServerApi, InfoHealthModelsAndWebPage) {
   EXPECT_TRUE(contains(route.message(), "no route GET /v2/nothing")) << route.body;
 }
 
+TEST_F(ServerApi, PortInUseIsAnError) {
+  start();
+  ServerOptions o;
+  o.model.model = TestEnv::get().model_dir;
+  o.port = server_->port();
+  Server second(o);
+  try {
+    second.start();
+    ADD_FAILURE() << "a second server bound port " << o.port;
+  } catch (const std::exception& e) {
+    EXPECT_TRUE(contains(e.what(), "cannot bind")) << e.what();
+  }
+  EXPECT_EQ(http().get("/health").status, 200);
+}
+
 // ---- native API ----
 
 TEST_F(ServerApi, NativeJobRecordsParametersInPng) {
@@ -351,8 +366,12 @@ TEST_F(ServerApi, StopWithRunningJobAndOpenStream) {
   const std::string id = submit(small({{"steps", 5}}));
   ASSERT_TRUE(gate_->wait_arrived(1));
   std::string text;
-  std::thread reader([&] { text = read_events(http(), "/v1/jobs/" + id + "/events"); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::atomic<bool> connected{false};
+  std::thread reader([&] {
+    text = read_events(http(), "/v1/jobs/" + id + "/events", [&](const std::string&) { connected = true; });
+  });
+  for (int i = 0; i < 3000 && !connected; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(connected) << "the event stream never started";
   const auto t0 = std::chrono::steady_clock::now();
   std::thread opener([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -51,6 +51,9 @@ for prefix, model in (("lora_unet_", unet), ("lora_te_", te)):
                 b.weight.copy_(torch.randn(b.weight.shape, generator=g) * 0.05)
             a.weight.requires_grad_(True)
             b.weight.requires_grad_(True)
+            # transformers 5's CLIPTextModel no longer nests under "text_model"; kohya names always do
+            if prefix == "lora_te_" and not name.startswith("text_model."):
+                name = "text_model." + name
             lora[prefix + name.replace(".", "_")] = (a, b)
 
 prompts = ["a red disc on white", "lsblob, blue square"]
