@@ -95,15 +95,29 @@ train)
   export PYTHONPATH=/tmp/lt/diffusers_src/src:${PYTHONPATH:-}
   [ "${GRAD_REF:-1}" = 1 ] &&
     { python3 tests/train/make_grad_reference.py /tmp/lt/tiny-sd1 "$out/grad_reference.safetensors" 2>&1 | tail -3 || true; }
-  python3 tests/train/make_diffusers_lora_reference.py /tmp/lt/tiny-sd1 tests/train/data/lscat_lora200.safetensors \
-    "$out/diffusers_lora_reference.safetensors" > "$out/diffusers_lora.log" 2>&1 || true
-  grep -v Warning "$out/diffusers_lora.log" | tail -25
+  if [ "${DIFFUSERS_REF:-1}" = 1 ]; then
+    python3 tests/train/make_diffusers_lora_reference.py /tmp/lt/tiny-sd1 tests/train/data/lscat_lora200.safetensors \
+      "$out/diffusers_lora_reference.safetensors" > "$out/diffusers_lora.log" 2>&1 || true
+    grep -v Warning "$out/diffusers_lora.log" | tail -25
+  fi
   /tmp/ls/bin/test_cuda_train 2>&1 | tee "$out/test_cuda_train.log" | grep -E '^\[ *(OK|FAILED|PASSED) |loss|exception' || true
   python3 bench/peft_train_compare.py --lorastack-bench /tmp/ls/bin/bench_cuda_train --reps "${2:-5}" 2>&1 |
     tee "$out/peft_train_compare.log" | grep -E 'RESULT|RATIO|LoRA|rror' || true
   ;;
+compare)
+  # issue 5: bench/diffusers_compare.py (lorastack vs diffusers eager / torch.compile, images/s) on a random SD1.5
+  # written there by `lorastack model init`; carry .ref/payload.tar.xz and .ref/train.tar.xz (diffusers_src/)
+  out=${OUT:-/tmp/out}
+  mkdir -p /tmp/ls /tmp/lt && tar -C /tmp/ls -xJf .ref/payload.tar.xz && tar -C /tmp/lt -xJf .ref/train.tar.xz
+  setup_env
+  export LS_LD_LIBRARY_PATH=$LD_LIBRARY_PATH  # our bundled libraries reach only the lorastack subprocess
+  /tmp/ls/bin/lorastack model init --arch sd1 --seed 1 -o /tmp/sd15 >/dev/null
+  env -u LD_LIBRARY_PATH PYTHONUNBUFFERED=1 PYTHONPATH=/tmp/lt/diffusers_src/src timeout "${BUDGET:-345}" \
+    python3 bench/diffusers_compare.py --model /tmp/sd15 --lorastack-bench /tmp/ls/bin/bench_cuda_pipeline \
+    --reps 3 --budget-s 210 --json "$out/compare.json" 2>&1 | tee "$out/compare.log" | grep -vE 'Warning|warn\(' | tail -30
+  ;;
 *)
-  echo "usage: tools/gpu_suite.sh pack [BUILD_DIR] | run [reps] | train [reps]" >&2
+  echo "usage: tools/gpu_suite.sh pack [BUILD_DIR] | run [reps] | train [reps] | compare" >&2
   exit 2
   ;;
 esac
