@@ -92,6 +92,8 @@ struct Network::State {
   Device device = Device::CPU;
   std::vector<std::shared_ptr<const SidePath>> paths;        // one per module (side-path types)
   std::vector<std::pair<Param*, Tensor>> replaced;           // (param, frozen value) during a step / full
+  std::vector<std::pair<Param*, Tensor>> step_replaced;      // full, 16-bit compute: values replaced for one step
+  bool cast_per_step = false;                                // full with a 16-bit compute dtype
 };
 
 Network::Network(sd::Components& comps, const NetworkConfig& cfg)
@@ -120,7 +122,7 @@ Network::Network(sd::Components& comps, const NetworkConfig& cfg)
         TrainModule m;
         m.name = prefix + name;
         m.target = &p;
-        m.tensors["weight"] = p.value.to_device(Device::CPU).to(DType::F32).clone();
+        m.tensors["weight"] = p.base.to_device(Device::CPU).to(DType::F32).clone();  // fp32 master
         modules_.push_back(std::move(m));
       }
     };
@@ -162,7 +164,12 @@ void Network::attach(Device device) {
       state_->paths.push_back(path);
     }
   } else if (cfg_.type == NetworkType::Full) {
+    // fp32 compute: the masters are the weights; 16-bit compute: begin_step casts them inside the recorded graph
     for (TrainModule& m : modules_) {
+      if (m.target->compute != DType::F32) {
+        state_->cast_per_step = true;
+        continue;
+      }
       state_->replaced.emplace_back(m.target, m.target->value);
       m.target->value = m.tensors.at("weight");
     }
@@ -187,7 +194,17 @@ void Network::detach() {
 }
 
 void Network::begin_step() {
-  if (!state_->attached || is_side_path_type(cfg_.type) || cfg_.type == NetworkType::Full) return;
+  if (!state_->attached || is_side_path_type(cfg_.type)) return;
+  if (cfg_.type == NetworkType::Full) {
+    if (!state_->cast_per_step) return;
+    for (TrainModule& m : modules_) {
+      Param& p = *m.target;
+      if (p.compute == DType::F32) continue;
+      state_->step_replaced.emplace_back(&p, p.value);
+      p.value = m.tensors.at("weight").to(p.compute);  // recorded: gradients flow back to the fp32 master
+    }
+    return;
+  }
   for (TrainModule& m : modules_) {
     Param& p = *m.target;
     state_->replaced.emplace_back(&p, p.value);
@@ -198,7 +215,11 @@ void Network::begin_step() {
 }
 
 void Network::end_step() {
-  if (cfg_.type == NetworkType::Full) return;
+  if (cfg_.type == NetworkType::Full) {
+    for (auto& [p, v] : state_->step_replaced) p->value = v;
+    state_->step_replaced.clear();
+    return;
+  }
   for (auto& [p, v] : state_->replaced) p->value = v;
   state_->replaced.clear();
 }

@@ -157,9 +157,9 @@ TrainResult train(const TrainOptions& o, const std::function<void(const TrainPro
       ls::text::find_tokenizer_dir(o.base, o.tokenizer_dir.empty() ? model.tokenizer_dir : o.tokenizer_dir);
   ls::text::ClipTokenizer tokenizer(tokenizer_dir);
   const bool full = o.network == "full";
-  // full fine-tuning keeps fp32 weights on the device (they are the masters); adapters leave the base in `compute`
+  // the frozen model computes in `compute`; what trains keeps fp32 masters (train/network.h)
   for (ls::ParamTable* t : {&comps->unet_params, &comps->vae_params, &comps->text_params})
-    t->to_device(place.device, full ? ls::DType::F32 : place.compute);
+    t->to_device(place.device, place.compute);
   comps->unet->set_gradient_checkpointing(o.gradient_checkpointing);
 
   ls::train::NetworkConfig ncfg;
@@ -211,11 +211,15 @@ TrainResult train(const TrainOptions& o, const std::function<void(const TrainPro
       ls::io::write_safetensors(path, net.state_dict(save_dtype(o.save_precision)), meta);
       return;
     }
-    // a full fine-tune is a model: every component's current weights (trained or frozen) in the base's layout
+    // a full fine-tune is a model: the fp32 masters of what trained, the base weights of the rest
     ls::sd::InitWeights w;
     for (auto [table, dst] : {std::pair{&comps->unet_params, &w.unet}, std::pair{&comps->vae_params, &w.vae},
                               std::pair{&comps->text_params, &w.text}})
-      for (auto& [name, p] : table->all()) (*dst)[name] = p.value.detach().to_device(ls::Device::CPU).to(ls::DType::F32);
+      for (auto& [name, p] : table->all()) (*dst)[name] = p.base;
+    for (auto& [key, t] : net.state_dict(ls::DType::F32)) {
+      if (key.rfind("unet.", 0) == 0) w.unet[key.substr(5)] = t;
+      else if (key.rfind("text_encoder.", 0) == 0) w.text[key.substr(13)] = t;
+    }
     const ls::sd::ModelConfigs cfgs{model.unet_config, model.vae_config, model.text_config, model.scheduler_config};
     ls::sd::write_model(cfgs, w, path, save_dtype(o.save_precision), meta);
   };
@@ -245,8 +249,7 @@ TrainResult train(const TrainOptions& o, const std::function<void(const TrainPro
         ls::train::Batch one = batch;
         one.items = {item};
         ls::autograd::NoGrad ng;
-        Tensor px = data.load_pixels(one).to_device(place.device);
-        if (!full) px = px.to(place.compute);
+        const Tensor px = data.load_pixels(one).to_device(place.device).to(place.compute);
         // the posterior mean (first half of the moments), on any device / dtype
         const Tensor mean = ls::ops::chunk(comps->vae->encode_moments(px), 2, 1)[0];
         Tensor z = ls::ops::scale(mean, vae_scale).to_device(ls::Device::CPU).to(ls::DType::F32);
@@ -270,8 +273,7 @@ TrainResult train(const TrainOptions& o, const std::function<void(const TrainPro
         ls::autograd::NoGrad ng;
         ctx = comps->text_encoder->encode(ids, o.clip_skip);
       }
-      Tensor noisy = nb.noisy.to_device(place.device);
-      if (!full) noisy = noisy.to(place.compute);
+      const Tensor noisy = nb.noisy.to_device(place.device).to(place.compute);
       const Tensor pred = comps->unet->forward(noisy, nb.timesteps, ctx);
       Tensor loss = ls::train::diffusion_loss(pred, nb);
       if (o.gradient_accumulation > 1) loss = ls::ops::scale(loss, 1.0f / static_cast<float>(o.gradient_accumulation));
@@ -305,7 +307,7 @@ TrainResult train(const TrainOptions& o, const std::function<void(const TrainPro
       const std::string tmp = o.output + ".sample.safetensors";
       save_adapter(tmp, step + 1);
       Engine engine({.model = full ? tmp : o.base, .tokenizer_dir = tokenizer_dir, .device = o.device,
-                     .precision = full ? "fp32" : o.precision});
+                     .precision = o.precision});
       if (!full) engine.set_loras({{tmp, 1.0f, 1.0f}});
       GenerateRequest req;
       req.prompt = o.sample_prompt;

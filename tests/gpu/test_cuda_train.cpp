@@ -135,7 +135,17 @@ TEST(CudaTrain, TrainCommandRunsOnTheGpu) {
   o.batch_size = 3;
   o.device = "cuda";
   o.precision = "bf16";
-  auto r = lorastack::train(o);
+  lorastack::TrainResult r = lorastack::train(o);
+  // full fine-tuning in bf16 with fp32 masters: the casts are recorded, so the masters move and the model saves
+  auto f = o;
+  f.network = "full";
+  f.output = (dir.parent_path() / "full.safetensors").string();
+  f.steps = 20;
+  f.learning_rate = 1e-4f;
+  const lorastack::TrainResult rf = lorastack::train(f);
+  for (float l : rf.losses) EXPECT_TRUE(std::isfinite(l));
+  std::printf("cuda bf16 full fine-tune: loss %.4f → %.4f over 20 steps\n", rf.losses.front(), rf.losses.back());
+  EXPECT_TRUE(fs::exists(f.output));
   double first = 0, last = 0;
   for (int i = 0; i < 10; ++i) first += r.losses[i], last += r.losses[r.losses.size() - 1 - i];
   std::printf("cuda bf16 train: mean loss of the first 10 steps %.4f, last 10 %.4f, %.2f s\n", first / 10, last / 10,
