@@ -236,6 +236,8 @@ Tensor load_initial_noise(const std::string& path, const ls::Shape& want) {
 GenerateResult Engine::generate(const GenerateRequest& req, const ProgressFn& progress) {
   auto& m = *impl_;
   const auto t0 = std::chrono::steady_clock::now();
+  // OpenMP thread counts are per calling thread: apply the engine's on every call (a server's worker thread)
+  if (m.options.threads > 0) ls::ops::set_num_threads(m.options.threads);
   const int levels = static_cast<int>(m.model.unet_config.block_out_channels.size());
   const int multiple = 8 << (levels - 1);
   // [limits] size, steps, batch, cfg scale and prompt lengths: pipeline/limits.h (issue 4)

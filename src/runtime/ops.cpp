@@ -12,27 +12,12 @@
 #include <numeric>
 
 #include "runtime/cpu/kernels.h"
-#ifdef LORASTACK_HAS_CUDA
-#include "runtime/cuda/backend.h"
-/// `if (any input on CUDA) return cuda::op(...)`: the whole CUDA dispatch of one op.
-#define LS_ON_CUDA(inputs, call) \
-  if (::ls::cuda::any(inputs)) return call
-#else
-#define LS_ON_CUDA(inputs, call) (void)0
-#endif
+#include "runtime/dispatch.h"
 
 namespace ls::ops {
 namespace {
 
-/// Throws unless `t` is a defined F32 tensor (on the CPU), or an F32 / F16 / BF16 tensor on CUDA.
-void need_f32(const char* op, const char* what, const Tensor& t) {
-  if (!t.defined()) fail("{}: {} is undefined", op, what);
-  if (t.device() == Device::CUDA &&
-      (t.dtype() == DType::F32 || t.dtype() == DType::F16 || t.dtype() == DType::BF16))
-    return;
-  if (t.dtype() != DType::F32)
-    fail("{}: {} has dtype {}, expected F32 (convert with .to(DType::F32))", op, what, dtype_name(t.dtype()));
-}
+using detail::need_f32;
 
 /// Normalise a possibly negative dimension index for a tensor of `ndim` dims.
 int norm_dim(const char* op, int dim, int ndim) {

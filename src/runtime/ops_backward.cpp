@@ -6,27 +6,14 @@
 
 #include "runtime/autograd.h"
 #include "runtime/cpu/backward.h"
-#ifdef LORASTACK_HAS_CUDA
-#include "runtime/cuda/backend.h"
-#define LS_ON_CUDA(inputs, call) \
-  if (::ls::cuda::any(inputs)) return call
-#else
-#define LS_ON_CUDA(inputs, call) (void)0
-#endif
+#include "runtime/dispatch.h"
 
 namespace ls::ops {
 namespace {
 
 using Ts = std::initializer_list<const Tensor*>;
 
-void need_float(const char* op, const char* what, const Tensor& t) {
-  if (!t.defined()) fail("{}: {} is undefined", op, what);
-  if (t.device() == Device::CUDA &&
-      (t.dtype() == DType::F32 || t.dtype() == DType::F16 || t.dtype() == DType::BF16))
-    return;
-  if (t.dtype() != DType::F32)
-    fail("{}: {} has dtype {}, expected F32", op, what, dtype_name(t.dtype()));
-}
+using detail::need_f32;
 
 void same_shape(const char* op, const Tensor& a, const Tensor& b) {
   if (a.shape() != b.shape()) fail("{}: shapes differ: {} and {}", op, shape_str(a.shape()), shape_str(b.shape()));
@@ -51,8 +38,8 @@ cpu::ConvShape conv_shape(const char* op, const Shape& xs, const Shape& ws, cons
 }
 
 Tensor unary_bw(const char* op, cpu::Unary f, const Tensor& x, const Tensor& gy) {
-  need_float(op, "x", x);
-  need_float(op, "gy", gy);
+  need_f32(op, "x", x);
+  need_f32(op, "gy", gy);
   same_shape(op, x, gy);
   LS_ON_CUDA((Ts{&x, &gy}), cuda::unary_backward(f, x, gy));
   Tensor gx = Tensor::empty(x.shape());
@@ -64,7 +51,7 @@ Tensor unary_bw(const char* op, cpu::Unary f, const Tensor& x, const Tensor& gy)
 
 namespace {
 Tensor sum_leading_raw(const Tensor& x, int64_t cols) {
-  need_float("sum_leading", "x", x);
+  need_f32("sum_leading", "x", x);
   if (cols < 1 || x.numel() % cols != 0) fail("sum_leading: {} does not split into rows of {}", shape_str(x.shape()), cols);
   LS_ON_CUDA({&x}, cuda::sum_leading(x, cols));
   Tensor y = Tensor::empty({cols});
@@ -73,7 +60,7 @@ Tensor sum_leading_raw(const Tensor& x, int64_t cols) {
 }
 
 Tensor sum_trailing_raw(const Tensor& x, int64_t inner) {
-  need_float("sum_trailing", "x", x);
+  need_f32("sum_trailing", "x", x);
   if (inner < 1 || x.numel() % inner != 0)
     fail("sum_trailing: {} does not split into blocks of {}", shape_str(x.shape()), inner);
   // keep the leading shape when `inner` is exactly a product of trailing dims
@@ -116,8 +103,8 @@ Tensor sum_trailing(const Tensor& x, int64_t inner) {
 
 Tensor conv2d_backward_input(const Tensor& gy, const Tensor& weight, const Shape& x_shape, int stride, int padding,
                              int groups) {
-  need_float("conv2d_backward_input", "gy", gy);
-  need_float("conv2d_backward_input", "weight", weight);
+  need_f32("conv2d_backward_input", "gy", gy);
+  need_f32("conv2d_backward_input", "weight", weight);
   const cpu::ConvShape s = conv_shape("conv2d_backward_input", x_shape, weight.shape(), gy, stride, padding, groups);
   LS_ON_CUDA((Ts{&gy, &weight}), cuda::conv2d_backward_input(gy, weight, s));
   Tensor gx = Tensor::empty(x_shape);
@@ -127,8 +114,8 @@ Tensor conv2d_backward_input(const Tensor& gy, const Tensor& weight, const Shape
 
 Tensor conv2d_backward_weight(const Tensor& gy, const Tensor& x, const Shape& w_shape, int stride, int padding,
                               int groups) {
-  need_float("conv2d_backward_weight", "gy", gy);
-  need_float("conv2d_backward_weight", "x", x);
+  need_f32("conv2d_backward_weight", "gy", gy);
+  need_f32("conv2d_backward_weight", "x", x);
   const cpu::ConvShape s = conv_shape("conv2d_backward_weight", x.shape(), w_shape, gy, stride, padding, groups);
   LS_ON_CUDA((Ts{&gy, &x}), cuda::conv2d_backward_weight(gy, x, s));
   Tensor gw = Tensor::empty(w_shape);
@@ -137,7 +124,7 @@ Tensor conv2d_backward_weight(const Tensor& gy, const Tensor& x, const Shape& w_
 }
 
 Tensor upsample_nearest2x_backward(const Tensor& gy) {
-  need_float("upsample_nearest2x_backward", "gy", gy);
+  need_f32("upsample_nearest2x_backward", "gy", gy);
   if (gy.ndim() != 4 || gy.dim(2) % 2 || gy.dim(3) % 2)
     fail("upsample_nearest2x_backward: need [N, C, 2H, 2W], got {}", shape_str(gy.shape()));
   LS_ON_CUDA({&gy}, cuda::upsample_nearest2x_backward(gy));
@@ -147,7 +134,7 @@ Tensor upsample_nearest2x_backward(const Tensor& gy) {
 }
 
 Tensor crop(const Tensor& x, int64_t h, int64_t w) {
-  need_float("crop", "x", x);
+  need_f32("crop", "x", x);
   if (x.ndim() != 4 || h < 0 || w < 0 || h > x.dim(2) || w > x.dim(3))
     fail("crop: cannot take {}×{} from {}", h, w, shape_str(x.shape()));
   LS_ON_CUDA({&x}, cuda::crop(x, h, w));
@@ -159,10 +146,10 @@ Tensor crop(const Tensor& x, int64_t h, int64_t w) {
 std::vector<Tensor> group_norm_backward(const Tensor& gy, const Tensor& x, int groups, const Tensor& gamma,
                                         const Tensor& beta, float eps, bool silu) {
   const char* op = "group_norm_backward";
-  need_float(op, "gy", gy);
-  need_float(op, "x", x);
-  need_float(op, "gamma", gamma);
-  need_float(op, "beta", beta);
+  need_f32(op, "gy", gy);
+  need_f32(op, "x", x);
+  need_f32(op, "gamma", gamma);
+  need_f32(op, "beta", beta);
   same_shape(op, gy, x);
   if (x.ndim() < 2 || groups < 1 || x.dim(1) % groups != 0 || gamma.shape() != Shape{x.dim(1)} ||
       beta.shape() != gamma.shape())
@@ -177,9 +164,9 @@ std::vector<Tensor> group_norm_backward(const Tensor& gy, const Tensor& x, int g
 
 std::vector<Tensor> layer_norm_backward(const Tensor& gy, const Tensor& x, const Tensor& gamma, float eps) {
   const char* op = "layer_norm_backward";
-  need_float(op, "gy", gy);
-  need_float(op, "x", x);
-  need_float(op, "gamma", gamma);
+  need_f32(op, "gy", gy);
+  need_f32(op, "x", x);
+  need_f32(op, "gamma", gamma);
   same_shape(op, gy, x);
   if (x.ndim() < 1 || gamma.shape() != Shape{x.dim(-1)})
     fail("{}: gamma {} does not match x {}", op, shape_str(gamma.shape()), shape_str(x.shape()));
@@ -197,8 +184,8 @@ Tensor quick_gelu_backward(const Tensor& x, const Tensor& gy) {
 }
 
 Tensor geglu_backward(const Tensor& x, const Tensor& gy) {
-  need_float("geglu_backward", "x", x);
-  need_float("geglu_backward", "gy", gy);
+  need_f32("geglu_backward", "x", x);
+  need_f32("geglu_backward", "gy", gy);
   Shape half = x.shape();
   if (half.empty() || half.back() % 2) fail("geglu_backward: last dimension of {} must be even", shape_str(x.shape()));
   half.back() /= 2;
@@ -210,8 +197,8 @@ Tensor geglu_backward(const Tensor& x, const Tensor& gy) {
 }
 
 Tensor softmax_backward(const Tensor& y, const Tensor& gy) {
-  need_float("softmax_backward", "y", y);
-  need_float("softmax_backward", "gy", gy);
+  need_f32("softmax_backward", "y", y);
+  need_f32("softmax_backward", "gy", gy);
   same_shape("softmax_backward", y, gy);
   if (y.ndim() < 1) fail("softmax_backward: y must have at least one dimension");
   LS_ON_CUDA((Ts{&y, &gy}), cuda::softmax_backward(y, gy));
@@ -223,10 +210,10 @@ Tensor softmax_backward(const Tensor& y, const Tensor& gy) {
 std::vector<Tensor> attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& go, int heads,
                                        bool causal) {
   const char* op = "attention_backward";
-  need_float(op, "q", q);
-  need_float(op, "k", k);
-  need_float(op, "v", v);
-  need_float(op, "go", go);
+  need_f32(op, "q", q);
+  need_f32(op, "k", k);
+  need_f32(op, "v", v);
+  need_f32(op, "go", go);
   same_shape(op, q, go);
   if (q.ndim() != 3 || k.shape() != v.shape() || k.ndim() != 3 || q.dim(0) != k.dim(0) || q.dim(2) != k.dim(2) ||
       heads < 1 || q.dim(2) % heads != 0)
@@ -240,7 +227,7 @@ std::vector<Tensor> attention_backward(const Tensor& q, const Tensor& k, const T
 }
 
 Tensor embedding_backward(const Tensor& gy, const Tensor& ids, int64_t vocab) {
-  need_float("embedding_backward", "gy", gy);
+  need_f32("embedding_backward", "gy", gy);
   if (!ids.defined() || ids.device() != Device::CPU || (ids.dtype() != DType::I64 && ids.dtype() != DType::I32))
     fail("embedding_backward: ids must be I64 or I32 on the CPU");
   if (gy.ndim() != ids.ndim() + 1 || gy.numel() != ids.numel() * gy.dim(-1) || vocab < 1)
@@ -254,7 +241,7 @@ Tensor embedding_backward(const Tensor& gy, const Tensor& ids, int64_t vocab) {
 void adamw_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, float lr, float beta1, float beta2, float eps,
                 float weight_decay, int64_t step) {
   const char* op = "adamw_step";
-  need_float(op, "grad", grad);
+  need_f32(op, "grad", grad);
   for (const Tensor* t : {&param, &m, &v})
     if (!t->defined() || t->dtype() != DType::F32) fail("{}: param, m and v must be F32", op);
   same_shape(op, param, grad);
