@@ -5,6 +5,7 @@
 #include "adapters/spec.h"
 #include "toolbox/convert.h"
 #include "toolbox/extract.h"
+#include "toolbox/linalg.h"
 #include "toolbox/inspect.h"
 #include "toolbox/merge.h"
 #include "toolbox/resize.h"
@@ -56,6 +57,19 @@ int run_convert(const ConvertArgs& a) {
   std::cout << fmt::format("{}: {} modules (unet {}, text encoder {}), {} → {}\n", a.out, r.modules, r.unet_modules,
                            r.te_modules, r.from_format, a.to);
   return 0;
+}
+
+/// `--device cpu|cuda` of the SVD-based commands: where toolbox::svd runs (LAPACK or cuSOLVER).
+std::shared_ptr<std::string> add_svd_device_option(CLI::App* sub) {
+  auto d = std::make_shared<std::string>("cpu");
+  sub->add_option("--device", *d, "where the SVDs run: cpu (LAPACK) or cuda (cuSOLVER)")->capture_default_str();
+  return d;
+}
+
+void use_svd_device(const std::string& d) {
+  if (d == "cpu") return ls::toolbox::set_svd_device(ls::Device::CPU);
+  if (d != "cuda") throw ls::Error("--device '" + d + "': expected cpu or cuda");
+  ls::toolbox::set_svd_device(ls::Device::CUDA);
 }
 
 int run_resize(ResizeArgs& a) {
@@ -158,7 +172,11 @@ void add_lora_commands(CLI::App& app, ToolboxActions& actions) {
       "Examples:\n"
       "  lorastack lora resize style.safetensors --rank 8 -o style-r8.safetensors\n"
       "  lorastack lora resize style.safetensors --rank 32 --dynamic sv_fro --param 0.9 -o style-fro90.safetensors");
-  actions.emplace_back(resize, [ra] { return run_resize(*ra); });
+  auto resize_dev = add_svd_device_option(resize);
+  actions.emplace_back(resize, [ra, resize_dev] {
+    use_svd_device(*resize_dev);
+    return run_resize(*ra);
+  });
 
   auto ea = std::make_shared<ExtractArgs>();
   auto* extract = lora->add_subcommand(
@@ -181,7 +199,11 @@ void add_lora_commands(CLI::App& app, ToolboxActions& actions) {
       "Examples:\n"
       "  lorastack lora extract --base sd15.safetensors --tuned finetuned.safetensors --rank 32 -o diff.safetensors\n"
       "  lorastack lora extract --base a.ckpt --tuned b.ckpt --rank 16 --conv-rank 8 --min-diff 0.005 -o diff.safetensors");
-  actions.emplace_back(extract, [ea] { return run_extract(*ea); });
+  auto extract_dev = add_svd_device_option(extract);
+  actions.emplace_back(extract, [ea, extract_dev] {
+    use_svd_device(*extract_dev);
+    return run_extract(*ea);
+  });
 
   auto ma = std::make_shared<MergeArgs>();
   auto* merge = lora->add_subcommand(
@@ -206,5 +228,9 @@ void add_lora_commands(CLI::App& app, ToolboxActions& actions) {
       "Block weights (A1111 LoRA Block Weight, SD1.x/SD2.x): lbw=PRESET or 17 / 26 ratios. Presets: NONE ALL INS IND\n"
       "INALL MIDD OUTD OUTS OUTALL ALL0.5, or one block (BASE, IN01 … OUT11, MID). 17 values: BASE IN01 IN02 IN04 IN05\n"
       "IN07 IN08 M00 OUT03-OUT11; 26 values: BASE IN00-IN11 M00 OUT00-OUT11. BASE is the text encoder.");
-  actions.emplace_back(merge, [ma] { return run_merge(*ma); });
+  auto merge_dev = add_svd_device_option(merge);
+  actions.emplace_back(merge, [ma, merge_dev] {
+    use_svd_device(*merge_dev);
+    return run_merge(*ma);
+  });
 }

@@ -10,4 +10,6 @@ if(LORASTACK_HAS_CUDA)
           LABELS gpu)
   ls_test(NAME test_cuda_train SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/gpu/test_cuda_train.cpp MODULES train pipeline
           LABELS gpu)
+  ls_test(NAME test_cuda_linalg SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/gpu/test_cuda_linalg.cpp MODULES toolbox
+          LABELS gpu)
 endif()

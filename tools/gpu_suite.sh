@@ -29,7 +29,7 @@ pack)
   stage=.ref/stage
   rm -rf "$stage" && mkdir -p "$stage/bin" "$stage/lib" "$stage/shared/refsuite"
   bins=()
-  for b in tests/test_cuda_ops tests/test_cuda_backward tests/test_cuda_models tests/test_cuda_train bin/lorastack \
+  for b in tests/test_cuda_ops tests/test_cuda_backward tests/test_cuda_models tests/test_cuda_train tests/test_cuda_linalg bin/lorastack \
     lorastack bench/bench_cuda_sd15 bench/bench_cuda_train bench/bench_cuda_pipeline; do
     [ -f "$build/$b" ] && bins+=("$build/$b")
   done
@@ -59,7 +59,7 @@ run)
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
   ldd /tmp/ls/bin/test_cuda_models | grep -E 'not found|cublas|cudart' || true
   rc=0
-  for t in test_cuda_ops test_cuda_backward test_cuda_models test_cuda_train; do
+  for t in test_cuda_ops test_cuda_backward test_cuda_models test_cuda_train test_cuda_linalg; do
     [ -x "/tmp/ls/bin/$t" ] || continue
     "/tmp/ls/bin/$t" 2>&1 | tee "$out/$t.log" | grep -E '^\[ *(OK|FAILED|PASSED) |max\|diff|vs fp32| s$|conv backend' || rc=1
     grep -B3 -A8 'Failure' "$out/$t.log" | head -80 || true

@@ -1,5 +1,9 @@
 #include "toolbox/linalg.h"
 
+#ifdef LORASTACK_HAS_CUDA
+#include "runtime/cuda/backend.h"
+#endif
+
 #include <lapacke.h>
 
 #include <algorithm>
@@ -8,6 +12,17 @@
 #include "runtime/ops.h"
 
 namespace ls::toolbox {
+
+namespace {
+thread_local Device t_svd_device = Device::CPU;
+}  // namespace
+
+void set_svd_device(Device d) {
+#ifndef LORASTACK_HAS_CUDA
+  LS_CHECK(d == Device::CPU, "--device cuda: this lorastack was built without the CUDA backend");
+#endif
+  t_svd_device = d;
+}
 
 SVD svd(const Tensor& a) {
   LS_CHECK(a.defined() && a.ndim() >= 1 && a.numel() > 0, "svd: empty matrix {}", shape_str(a.shape()));
@@ -22,6 +37,12 @@ SVD svd(const Tensor& a) {
     LS_CHECK(std::isfinite(p[i]), "svd: matrix {} holds {} at element {}", shape_str(a.shape()), p[i], i);
     A[i] = p[i];
   }
+#ifdef LORASTACK_HAS_CUDA
+  if (t_svd_device == Device::CUDA) {
+    cuda::svd(A, s.m, s.n, s.U, s.S, s.Vt);
+    return s;
+  }
+#endif
   s.U.resize(s.m * s.k);
   s.S.resize(s.k);
   s.Vt.resize(s.k * s.n);

@@ -16,9 +16,14 @@ struct SVD {
   std::vector<double> U, S, Vt;
 };
 
-/// SVD of `a` viewed as [a.dim(0), numel / a.dim(0)] (any float dtype; conv weights flatten past dim 0).
-/// Throws ls::Error when the matrix is empty, holds NaN/Inf, or LAPACK reports non-convergence.
+/// SVD of `a` viewed as [a.dim(0), numel / a.dim(0)] (any float dtype; conv weights flatten past dim 0), in double
+/// precision on the device set by set_svd_device: LAPACK dgesdd on the CPU, cuSOLVER dgesvd on CUDA.
+/// Throws ls::Error when the matrix is empty, holds NaN/Inf, or the solver reports non-convergence.
 SVD svd(const Tensor& a);
+
+/// Where svd() runs for this thread (default CPU): `lora extract / resize / merge --device cuda`. Throws ls::Error
+/// for CUDA in a build without the CUDA backend.
+void set_svd_device(Device d);
 
 /// The rank-`r` factors of an SVD, as kohya's resize_lora / extract_lora_from_models write them:
 /// up = U[:, :r]·diag(S[:r]) → F32 [m, r], down = Vt[:r, :] → F32 [r, n]. Requires 1 ≤ r ≤ k.

@@ -144,6 +144,14 @@ Tensor embedding_backward(const Tensor& gy, const Tensor& ids, int64_t vocab);
 void adamw_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, float lr, float beta1, float beta2, float eps,
                 float weight_decay, int64_t step);
 
+// ---- dense linear algebra (linalg.cpp, cuSOLVER) ----
+
+/// Thin SVD A = U·diag(S)·Vt of the row-major m×n double matrix `a` (k = min(m, n)) on the current GPU with
+/// cuSOLVER's QR-based gesvd: U row-major m×k, S k descending, Vt row-major k×n (host buffers, resized here).
+/// Throws ls::Error naming the call when cuSOLVER fails or does not converge.
+void svd(const std::vector<double>& a, int64_t m, int64_t n, std::vector<double>& U, std::vector<double>& S,
+         std::vector<double>& Vt);
+
 /// True when any of the defined tensors lives on the GPU.
 inline bool any(std::initializer_list<const Tensor*> ts) {
   for (const Tensor* t : ts)
