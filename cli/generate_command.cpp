@@ -208,8 +208,8 @@ void add_generate_command(CLI::App& app, ToolboxActions& actions) {
   gen->add_option("--seed", g.req.seed,
                   "seed of the first image (default 0); batch k starts at seed + k·batch-size, and with --rng cuda "
                   "image i of the run uses seed + i (A1111)");
-  gen->add_option("-W,--width", g.req.width, "width in pixels (multiple of 8; default 512)")->check(CLI::Range(8, 8192));
-  gen->add_option("-H,--height", g.req.height, "height in pixels (multiple of 8; default 512)")->check(CLI::Range(8, 8192));
+  gen->add_option("-W,--width", g.req.width, "width in pixels (a multiple of 64 for SD1.x / SD2.x; default 512)")->check(CLI::Range(8, 8192));
+  gen->add_option("-H,--height", g.req.height, "height in pixels (a multiple of 64 for SD1.x / SD2.x; default 512)")->check(CLI::Range(8, 8192));
   gen->add_option("-b,--batch-size", g.req.batch_size, "images sampled together per batch (default 1)")
       ->check(CLI::Range(1, 64));
   gen->add_option("--batch-count", g.batch_count, "batches run one after another (default 1)")->check(CLI::Range(1, 10000));

@@ -35,6 +35,7 @@ void add_model_commands(CLI::App& app, ToolboxActions& actions) {
   });
 
   auto info_opts = std::make_shared<lorastack::ModelOptions>();
+  info_opts->needs_tokenizer = false;  // describing a checkpoint tokenizes nothing
   auto* info = model->add_subcommand("info", "detect family and sizes of a checkpoint");
   info->add_option("model", info_opts->model, "checkpoint file or diffusers folder")->required();
   info->add_option("--config", info_opts->config_yaml, "LDM yaml config");

@@ -25,6 +25,8 @@ struct ModelOptions {
   // ---- GPU backend (issue 5) ----
   std::string device = "cpu";     ///< "cpu", "cuda" or "cuda:N" (needs a build with the CUDA backend)
   std::string precision = "fp32"; ///< compute precision on CUDA: "fp32", "fp16" or "bf16" (CPU: fp32 only)
+  /// false: do not look for a tokenizer (`model info`); generate() then throws naming the missing tokenizer.
+  bool needs_tokenizer = true;
 };
 
 /// One adapter in a stack. `path` is a file path or a name resolved in `lora_dir` (file stem, subfolders too).

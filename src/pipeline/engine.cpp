@@ -66,8 +66,9 @@ Engine::Engine(const ModelOptions& options) : impl_(std::make_unique<Impl>()) {
   }
   std::string tok_dir = options.tokenizer_dir;
   if (tok_dir.empty() && !m.model.tokenizer_dir.empty()) tok_dir = m.model.tokenizer_dir;
-  m.tokenizer = std::make_unique<ls::text::ClipTokenizer>(ls::text::find_tokenizer_dir(options.model, tok_dir));
-  if (m.tokenizer->vocab_size() > m.model.text_config.vocab_size)
+  if (options.needs_tokenizer)
+    m.tokenizer = std::make_unique<ls::text::ClipTokenizer>(ls::text::find_tokenizer_dir(options.model, tok_dir));
+  if (m.tokenizer && m.tokenizer->vocab_size() > m.model.text_config.vocab_size)
     ls::fail("{}: tokenizer in {} has {} tokens but the text encoder's embedding has {} rows", options.model,
              tok_dir.empty() ? "the data directory" : tok_dir, m.tokenizer->vocab_size(), m.model.text_config.vocab_size);
   m.comp = ls::sd::build_components(m.model);
@@ -236,6 +237,8 @@ Tensor load_initial_noise(const std::string& path, const ls::Shape& want) {
 GenerateResult Engine::generate(const GenerateRequest& req, const ProgressFn& progress) {
   auto& m = *impl_;
   const auto t0 = std::chrono::steady_clock::now();
+  if (!m.tokenizer)
+    ls::fail("{}: this engine was opened without a tokenizer (ModelOptions::needs_tokenizer = false)", m.options.model);
   // OpenMP thread counts are per calling thread: apply the engine's on every call (a server's worker thread)
   if (m.options.threads > 0) ls::ops::set_num_threads(m.options.threads);
   const int levels = static_cast<int>(m.model.unet_config.block_out_channels.size());

@@ -20,7 +20,14 @@ void init_model(const std::string& arch, const std::string& config_yaml, uint64_
     cfg.text.vocab_size = 514;
   }
   ls::sd::write_initialized_model(cfg, seed, out);
-  if (!single) ls::text::write_byte_tokenizer((std::filesystem::path(out) / "tokenizer").string());
+  if (!single) {
+    ls::text::write_byte_tokenizer((std::filesystem::path(out) / "tokenizer").string());
+  } else {
+    // a byte-level tokenizer beside the file (MODEL.tokenizer/, where the tokenizer search looks first), so the
+    // random model generates with no download; its 514 ids fit inside the CLIP-sized embedding table
+    const std::filesystem::path p(out);
+    ls::text::write_byte_tokenizer((p.parent_path() / (p.stem().string() + ".tokenizer")).string());
+  }
 }
 
 }  // namespace lorastack

@@ -1,5 +1,7 @@
 #include "server/server.h"
 
+#include <strings.h>
+
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -78,6 +80,18 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
   http.set_payload_max_length(32u << 20);
+  // `curl -d '{...}'` labels a JSON body application/x-www-form-urlencoded, and Debian's compiled cpp-httplib
+  // refuses such bodies above 8 KiB (its CPPHTTPLIB_FORM_URL_ENCODED_PAYLOAD_MAX_LENGTH) with a 413 before any
+  // handler runs. No endpoint here takes form data, so the header is relabelled as JSON before the body is read
+  // (the Request object httplib passes is its own non-const local).
+  http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+    auto& headers = const_cast<httplib::Request&>(req).headers;
+    for (auto it = headers.begin(); it != headers.end(); ++it)
+      if (strcasecmp(it->first.c_str(), "Content-Type") == 0 &&
+          it->second.rfind("application/x-www-form-urlencoded", 0) == 0)
+        it->second = "application/json";
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   http.set_keep_alive_timeout(2);
   http.set_read_timeout(30);
   http.set_write_timeout(30);

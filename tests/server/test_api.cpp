@@ -238,6 +238,16 @@ TEST_F(ServerApi, BatchAndIterationsGiveOneImageEach) {
   EXPECT_TRUE(contains(png_parameters(png(job["id"], 3)), "Seed: 102, Size: 64x64")) ;
 }
 
+TEST_F(ServerApi, CurlStyleFormLabelledJsonBodiesOverEightKiB) {
+  // `curl -d '{...}'` sends application/x-www-form-urlencoded; Debian's cpp-httplib refuses such bodies over 8 KiB
+  // unless the server relabels them (server.cpp pre-routing handler)
+  start();
+  json body = small({{"prompt", std::string(12000, 'a')}});
+  auto r = http().client().Post("/sdapi/v1/txt2img", body.dump(), "application/x-www-form-urlencoded");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body.substr(0, 200);
+}
+
 TEST_F(ServerApi, RandomSeedIsReported) {
   start();
   json job = wait_job(submit(small({{"seed", -1}})));

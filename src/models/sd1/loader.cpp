@@ -604,6 +604,12 @@ LoadedModel load_single(const std::string& path, const std::string& config_yaml)
   io::TensorFile f = io::read_checkpoint(path);
   if (f.tensors.empty()) fail("{}: holds no tensors", path);
   m.family = detect_family(f.tensors);
+  if (m.family == Family::Unknown)
+    for (const auto& [k, t] : f.tensors)
+      if (k.find("lora_down") != std::string::npos || k.find("lora_A") != std::string::npos ||
+          k.find("hada_w1") != std::string::npos || k.find("lokr_w") != std::string::npos)
+        fail("{}: this is a LoRA-family adapter (key '{}'), not a model; load a base model with -m and this file with "
+             "--lora", path, k);
   check_family_supported(m.family, path);
 
   std::string yaml = config_yaml.empty() ? find_sidecar_yaml(path) : config_yaml;
