@@ -141,9 +141,10 @@ Detected detect_algo(const ModuleTensors& m) {
     if (!m.has(Part::LokrW2)) need({Part::LokrW2A, Part::LokrW2B});
   } else if (any({Part::Up, Part::Down, Part::Mid, Part::UpBias})) {
     need({Part::Up, Part::Down});
-    d.algo = m.has(Part::Mid) ? Algo::LoRACP
-             : m.has(Part::Down) && m.get(Part::Down).ndim() == 4 ? Algo::LoCon
-                                                                   : Algo::LoRA;
+    // LoCon = a k×k (k > 1) convolution's down; 1×1 convs (SD1's proj_in / proj_out) are plain LoRA, as kohya
+    // counts them (the math is the same either way)
+    auto spatial = [&](const Tensor& t) { return t.ndim() == 4 && (t.dim(2) > 1 || t.dim(3) > 1); };
+    d.algo = m.has(Part::Mid) ? Algo::LoRACP : m.has(Part::Down) && spatial(m.get(Part::Down)) ? Algo::LoCon : Algo::LoRA;
   } else if (m.has(Part::IA3)) {
     d.algo = Algo::IA3;
   } else if (any({Part::WNorm, Part::BNorm})) {
