@@ -306,8 +306,13 @@ TrainResult train(const TrainOptions& o, const std::function<void(const TrainPro
       // the current state through the inference engine: the adapter on the base, or the fine-tuned model itself
       const std::string tmp = o.output + ".sample.safetensors";
       save_adapter(tmp, step + 1);
-      Engine engine({.model = full ? tmp : o.base, .tokenizer_dir = tokenizer_dir, .device = o.device,
-                     .precision = o.precision});
+      ModelOptions mo;
+      mo.model = full ? tmp : o.base;
+      mo.tokenizer_dir = tokenizer_dir;
+      mo.device = o.device;
+      mo.precision = o.precision;
+      mo.threads = o.threads;
+      Engine engine(mo);
       if (!full) engine.set_loras({{tmp, 1.0f, 1.0f}});
       GenerateRequest req;
       req.prompt = o.sample_prompt;
