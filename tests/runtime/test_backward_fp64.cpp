@@ -72,7 +72,9 @@ TEST(BackwardFp64, ActivationsAndSoftmax) {
   const Tensor x = rnd({4, 6}, 12, 2.0f), gy = rnd({4, 6}, 13);
   const std::pair<cpu::Unary, const char*> fs[] = {
       {cpu::Unary::SiLU, "silu"}, {cpu::Unary::GELU, "gelu"}, {cpu::Unary::QuickGELU, "quick_gelu"}};
-  for (auto [u, name] : fs) {
+  for (const auto& entry : fs) {
+    const cpu::Unary u = entry.first;  // (clang 14 cannot capture structured bindings)
+    const char* name = entry.second;
     auto f = [u](const std::vector<Vec>& in) {
       Vec y(in[0].size());
       for (size_t i = 0; i < y.size(); ++i) y[i] = testing::unary_ref(u, in[0][i]);
