@@ -65,7 +65,7 @@ TEST(PromptParser, BadPromptsNeverCrash) {
   std::string deep(20000, '(');
   EXPECT_NO_THROW(parse_prompt_attention(deep + "x"));
   EXPECT_NO_THROW(parse_prompt_attention(std::string(30000, ')') + std::string(30000, ']')));
-  EXPECT_NO_THROW(parse_prompt_attention(std::string("\xff\xfe BREAK \xc3", 12)));
+  EXPECT_NO_THROW(parse_prompt_attention(std::string("\xff\xfe BREAK \xc3")));
   EXPECT_THROW(parse_prompt_attention("(a:" + std::string(400, '9') + ")"), ls::Error);  // inf
   EXPECT_THROW(parse_prompt_attention("(a:+.)"), ls::Error);
   const auto spans = parse_prompt_attention("(a:abc)");
