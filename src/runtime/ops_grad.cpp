@@ -36,7 +36,7 @@ Tensor slice_dim(const Tensor& x, int d, int64_t start, int64_t len) {
   Shape s = x.shape();
   s[d] = len;
   if (outer == 1) return x.reshape({x.dim(d), -1}).narrow0(start, len).reshape(s);
-  std::vector<int> perm(x.ndim()), inv(x.ndim());
+  std::vector<int> perm(x.ndim());
   std::iota(perm.begin(), perm.end(), 0);
   std::swap(perm[0], perm[d]);  // a swap is its own inverse
   return permute(permute(x, perm).narrow0(start, len), perm);

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
-#include <cstring>
 #include <random>
 
 #include "runtime/autograd.h"
