@@ -174,7 +174,8 @@ void apply_peft_metadata(AdapterFile& af) {
     const char* alpha_key = lora ? "lora_alpha" : "alpha";
     auto num = [&](const std::string& k) -> const nlohmann::json* {
       auto f = j.find(comp + "." + k);
-      return f != j.end() && f->is_number() ? &*f : nullptr;
+      // A value beyond float's range is not a number here (converting it to float is undefined).
+      return f != j.end() && f->is_number() && std::fabs(f->get<double>()) <= 3.0e38 ? &*f : nullptr;
     };
     const nlohmann::json* alpha = num(alpha_key);
     if (!alpha) continue;
@@ -183,7 +184,7 @@ void apply_peft_metadata(AdapterFile& af) {
     if (pat != j.end() && pat->is_object()) {
       // PEFT matches a pattern as the whole module path or a dot-separated suffix of it.
       for (auto& [p, v] : pat->items()) {
-        if (!v.is_number()) continue;
+        if (!v.is_number() || !(std::fabs(v.get<double>()) <= 3.0e38)) continue;
         if (path == p || ends_with(path, "." + p)) {
           a = v.get<float>();
           break;

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 #include <filesystem>
 
@@ -155,7 +156,7 @@ std::string kohya_legacy_hash(const std::map<std::string, Tensor>& tensors,
 
 std::vector<std::pair<std::string, int>> top_tags(const std::string& js, size_t n) {
   nlohmann::json j = nlohmann::json::parse(js, nullptr, /*allow_exceptions=*/false);
-  std::map<std::string, long> counts;
+  std::map<std::string, double> counts;  // double: counts come from untrusted metadata (floats, huge values)
   if (j.is_object())
     for (auto& [dir, tags] : j.items()) {
       if (!tags.is_object()) continue;
@@ -164,11 +165,12 @@ std::vector<std::pair<std::string, int>> top_tags(const std::string& js, size_t 
         while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.erase(t.begin());
         while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
         if (t.empty() || !c.is_number()) continue;
-        counts[t] += c.get<long>();
+        const double x = c.get<double>();
+        if (std::isfinite(x)) counts[t] += x;
       }
     }
   std::vector<std::pair<std::string, int>> v;
-  for (auto& [t, c] : counts) v.emplace_back(t, static_cast<int>(c));
+  for (auto& [t, c] : counts) v.emplace_back(t, static_cast<int>(std::clamp(c, -2e9, 2e9)));
   std::stable_sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.second > b.second; });
   if (v.size() > n) v.resize(n);
   return v;

@@ -17,6 +17,7 @@
 #include "io/safetensors.h"
 #include "lorastack/lorastack.h"
 #include "models/sd1/init.h"
+#include "models/sd1/loader.h"
 #include "runtime/error.h"
 
 using ls::testing::error_of;
@@ -89,6 +90,27 @@ TEST(FuzzRegressions, YamlWrongNodeKinds) {
     std::string msg = error_of([&] { ls::sd::configs_from_yaml(p); });
     EXPECT_TRUE(has(msg, p)) << text << " → " << msg;
   }
+}
+
+// fuzz_yaml_config: a float beyond the int range in a diffusers config.json was cast to int by nlohmann
+// (UBSan: 1.68889e+29 is outside the range of representable values of type 'int').
+TEST(FuzzRegressions, JsonConfigFloatOutOfIntRange) {
+  std::string dir = scratch("float-config");
+  std::filesystem::remove_all(dir);
+  ls::sd::write_initialized_model(ls::sd::preset_configs(ls::sd::InitArch::Tiny), 1, dir);
+  auto with_unet = [&](const std::string& field) {
+    std::ifstream in(dir + "/unet/config.json");
+    std::string cfg((std::istreambuf_iterator<char>(in)), {});
+    std::ofstream(dir + "/unet/config.json") << cfg.substr(0, cfg.rfind('}')) << ", " << field << "}";  // last wins
+  };
+  with_unet("\"layers_per_block\": 1.68889e+29");
+  std::string msg = error_of([&] { ls::sd::load_model(dir); });
+  EXPECT_TRUE(has(msg, "'layers_per_block' has value 1.68889e+29 of the wrong type or out of range")) << msg;
+  std::filesystem::remove_all(dir);
+  ls::sd::write_initialized_model(ls::sd::preset_configs(ls::sd::InitArch::Tiny), 1, dir);
+  with_unet("\"block_out_channels\": [32, 64.5]");
+  msg = error_of([&] { ls::sd::load_model(dir); });
+  EXPECT_TRUE(has(msg, "'block_out_channels'")) << msg;
 }
 
 // fuzz_yaml_config: sizes multiplied or shifted before any range check (UBSan: signed overflow in

@@ -7,8 +7,10 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <type_traits>
 
 #include "io/weights.h"
 #include "models/sd1/init.h"
@@ -123,14 +125,40 @@ nlohmann::json read_json(const std::string& path) {
   }
 }
 
+// nlohmann converts a float to an int with a plain cast (undefined beyond the int range), so integers are
+// read here: an integer, or a float that holds an integral value, within the range of T.
+template <typename T>
+bool json_to(const nlohmann::json& x, T& out) {
+  if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, std::string>) {
+    if (!(std::is_same_v<T, bool> ? x.is_boolean() : x.is_string())) return false;
+    out = x.get<T>();
+  } else if constexpr (std::is_integral_v<T>) {
+    if (!x.is_number()) return false;
+    const double d = x.get<double>();
+    if (!(d == std::floor(d) && d >= static_cast<double>(std::numeric_limits<T>::min()) &&
+          d <= static_cast<double>(std::numeric_limits<T>::max())))
+      return false;
+    out = x.is_number_float() ? static_cast<T>(d) : x.get<T>();
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!x.is_number()) return false;
+    const double d = x.get<double>();
+    if (std::isfinite(d) && std::fabs(d) > static_cast<double>(std::numeric_limits<T>::max())) return false;
+    out = static_cast<T>(d);
+  } else {  // std::vector<U>
+    if (!x.is_array()) return false;
+    T v(x.size());
+    for (size_t i = 0; i < x.size(); ++i)
+      if (!json_to(x[i], v[i])) return false;
+    out = std::move(v);
+  }
+  return true;
+}
+
 template <typename T>
 void get_opt(const nlohmann::json& j, const char* key, T& v, const std::string& file) {
   if (!j.contains(key) || j[key].is_null()) return;
-  try {
-    v = j[key].get<T>();
-  } catch (const std::exception& e) {
-    fail("{}: field '{}' has value {} of the wrong type", file, key, j[key].dump());
-  }
+  if (!json_to(j[key], v))
+    fail("{}: field '{}' has value {} of the wrong type or out of range", file, key, j[key].dump().substr(0, 80));
 }
 
 UNetConfig unet_from_json(const nlohmann::json& j, const std::string& file) {
@@ -157,12 +185,13 @@ UNetConfig unet_from_json(const nlohmann::json& j, const std::string& file) {
                                                                                             : "attention_head_dim";
   c.num_heads.assign(n, 8);
   if (j.contains(hk) && !j[hk].is_null()) {
-    if (j[hk].is_number_integer()) {
-      c.num_heads.assign(n, j[hk].get<int>());
+    int h = 0;
+    if (json_to(j[hk], h)) {
+      c.num_heads.assign(n, h);
     } else if (j[hk].is_array() && j[hk].size() == n) {
       for (size_t i = 0; i < n; ++i) {
-        if (!j[hk][i].is_number_integer()) fail("{}: {} entry {} is not an integer", file, hk, j[hk][i].dump());
-        c.num_heads[i] = j[hk][i].get<int>();
+        if (!json_to(j[hk][i], c.num_heads[i]))
+          fail("{}: {} entry {} is not an integer", file, hk, j[hk][i].dump().substr(0, 80));
       }
     } else {
       fail("{}: {} = {} is neither an int nor a list of {} ints", file, hk, j[hk].dump(), n);
