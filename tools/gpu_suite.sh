@@ -29,8 +29,8 @@ pack)
   stage=.ref/stage
   rm -rf "$stage" && mkdir -p "$stage/bin" "$stage/lib" "$stage/shared/refsuite"
   bins=()
-  for b in tests/test_cuda_ops tests/test_cuda_backward tests/test_cuda_models tests/test_cuda_train tests/test_cuda_linalg bin/lorastack \
-    lorastack bench/bench_cuda_sd15 bench/bench_cuda_train bench/bench_cuda_pipeline; do
+  for b in ${PACK_BINS:-tests/test_cuda_ops tests/test_cuda_backward tests/test_cuda_models tests/test_cuda_train \
+    tests/test_cuda_linalg bin/lorastack lorastack bench/bench_cuda_sd15 bench/bench_cuda_train bench/bench_cuda_pipeline}; do
     [ -f "$build/$b" ] && bins+=("$build/$b")
   done
   for b in "${bins[@]}"; do strip -o "$stage/bin/$(basename "$b")" "$b"; done
@@ -116,8 +116,37 @@ compare)
     python3 bench/diffusers_compare.py --model /tmp/sd15 --lorastack-bench /tmp/ls/bin/bench_cuda_pipeline \
     --reps 3 --budget-s 210 --json "$out/compare.json" 2>&1 | tee "$out/compare.log" | grep -vE 'Warning|warn\(' | tail -30
   ;;
+emoji)
+  # issue 9: train the embedded default's base model (tools/emoji/train_default.sh base) inside a time box.
+  # Carry .ref/payload.tar.xz (PACK_BINS=bin/lorastack is enough) and .ref/emoji/{data/base,tokenizer}.
+  # A 20-step run measures s/step; the real run gets BASE_SECONDS (default 150) worth of steps, saved every
+  # 500; $OUT/base.tar holds the final (or, if the time box cut it, the last saved) model folder.
+  setup_env
+  export LORASTACK=/tmp/ls/bin/lorastack DATA=.ref/emoji/data WORK=/tmp/ework
+  mkdir -p "$WORK" && cp -r .ref/emoji/tokenizer "$WORK/tokenizer"
+  "$LORASTACK" model init --arch emoji --seed 1 --tokenizer "$WORK/tokenizer" -o "$WORK/init" >/dev/null
+  BASE_STEPS=40 BASE_SAVE_EVERY=0 tools/emoji/train_default.sh base > "$out/probe.log" 2>&1 || true
+  tail -3 "$out/probe.log"
+  # the printed it/s counts from the start (load, latent caching): the loop's own rate from two progress lines
+  its=$(python3 -c "
+import re, sys
+pts = [(int(a), int(a) / float(r)) for a, r in re.findall(r'^step (\d+)/\d+ .* ([0-9.]+) it/s', open(sys.argv[1]).read(), re.M)
+       if float(r) > 0 and int(a) >= 5]
+print(round((pts[-1][0] - pts[0][0]) / (pts[-1][1] - pts[0][1]), 3) if len(pts) > 1 and pts[-1][1] > pts[0][1] else 0.5)
+" "$out/probe.log")
+  steps=$(python3 -c "print(max(100, int(${BASE_SECONDS:-150} * ${its} / 100) * 100))")
+  echo "probe: ${its} it/s -> BASE_STEPS=$steps"
+  BASE_STEPS=$steps BASE_SAVE_EVERY=500 timeout $(( ${BASE_SECONDS:-150} + 60 )) tools/emoji/train_default.sh base \
+    > "$out/base.log" 2>&1 || echo "base run ended with $? (time box)"
+  grep -E "^step [0-9]*0 |^trained|saved" "$out/base.log" | awk 'NR % 5 == 1 || /trained/' | tail -25
+  last=$WORK/base
+  [ -f "$last/unet/diffusion_pytorch_model.safetensors" ] || last=$(ls -d "$WORK"/base-step* 2>/dev/null | sort | tail -1)
+  echo "model: $last"
+  tar -C "$(dirname "$last")" -cf "$out/base.tar" "$(basename "$last")"
+  ls -la "$out"
+  ;;
 *)
-  echo "usage: tools/gpu_suite.sh pack [BUILD_DIR] | run [reps] | train [reps] | compare" >&2
+  echo "usage: tools/gpu_suite.sh pack [BUILD_DIR] | run [reps] | train [reps] | compare | emoji" >&2
   exit 2
   ;;
 esac

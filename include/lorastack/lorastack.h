@@ -146,9 +146,13 @@ class Engine {
 /// Write `img` as PNG with an A1111-compatible "parameters" text chunk (omitted when empty).
 void write_png(const std::string& path, const Image& img, const std::string& parameters = "");
 
-/// `lorastack model init`: write a random-weight model with the real layout. arch: "sd1", "sd2", "tiny".
-/// `out` ending in .safetensors → LDM single file (F16); otherwise a diffusers folder with a tokenizer.
-void init_model(const std::string& arch, const std::string& config_yaml, uint64_t seed, const std::string& out);
+/// `lorastack model init`: write a random-weight model with the real layout. arch: "sd1", "sd2", "tiny",
+/// "emoji" (pixel space, 64×64: models/sd1/init.h). `out` ending in .safetensors → LDM single file (F16);
+/// otherwise a diffusers folder with a tokenizer: a byte-level one, or the CLIP BPE files of `tokenizer_dir`
+/// (vocab.json + merges.txt), copied into out/tokenizer/, to whose size the text embedding is made. Throws
+/// ls::Error naming the path on write failures or bad tokenizer files.
+void init_model(const std::string& arch, const std::string& config_yaml, uint64_t seed, const std::string& out,
+                const std::string& tokenizer_dir = "");
 
 }  // namespace lorastack
 

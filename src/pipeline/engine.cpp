@@ -133,7 +133,7 @@ std::string Engine::describe() const {
 
 int Engine::size_multiple() const {
   const int levels = static_cast<int>(impl_->model.unet_config.block_out_channels.size());
-  return 8 << (levels - 1);
+  return impl_->model.vae_config.downscale() << (levels - 1);
 }
 
 std::vector<LoraReport> Engine::set_loras(const std::vector<LoraSpec>& stack, LoraMode mode, bool strict) {
@@ -242,7 +242,8 @@ GenerateResult Engine::generate(const GenerateRequest& req, const ProgressFn& pr
   // OpenMP thread counts are per calling thread: apply the engine's on every call (a server's worker thread)
   if (m.options.threads > 0) ls::ops::set_num_threads(m.options.threads);
   const int levels = static_cast<int>(m.model.unet_config.block_out_channels.size());
-  const int multiple = 8 << (levels - 1);
+  const int down = m.model.vae_config.downscale();  // 8 for SD's VAE; the patch size for pixel-space models
+  const int multiple = down << (levels - 1);
   // [limits] size, steps, batch, cfg scale and prompt lengths: pipeline/limits.h (issue 4)
   limits::check_request(req, multiple);
   // latents have the VAE's channels; a 9-channel inpainting UNet gets (mask, masked-image latents) on top
@@ -252,7 +253,7 @@ GenerateResult Engine::generate(const GenerateRequest& req, const ProgressFn& pr
   if (unet_in != lc && !inpaint_unet)
     ls::fail("{}: UNet in_channels {} fits neither latents ({}) nor an inpainting UNet ({})", m.model.source, unet_in,
              lc, 2 * lc + 1);
-  ls::Shape shape{req.batch_size, lc, req.height / 8, req.width / 8};
+  ls::Shape shape{req.batch_size, lc, req.height / down, req.width / down};
 
   // seeds (issue 6): torch CPU / CUDA generators (sampling/rng.h); the same source feeds the ancestral steps
   auto rng = ls::sampling::make_noise_source(req.rng, req.seed);

@@ -110,6 +110,8 @@ ls::DType save_dtype(const std::string& s) {
 
 std::string state_dir(const TrainOptions& o) { return o.output + ".state"; }
 
+bool is_single_file(const std::string& path) { return fs::path(path).extension() == ".safetensors"; }
+
 }  // namespace
 
 TrainResult train(const TrainOptions& o, const std::function<void(const TrainProgress&)>& progress) {
@@ -222,6 +224,13 @@ TrainResult train(const TrainOptions& o, const std::function<void(const TrainPro
     }
     const ls::sd::ModelConfigs cfgs{model.unet_config, model.vae_config, model.text_config, model.scheduler_config};
     ls::sd::write_model(cfgs, w, path, save_dtype(o.save_precision), meta);
+    if (!is_single_file(path)) {  // a diffusers folder carries its tokenizer (write_model writes none)
+      std::error_code ec;
+      fs::create_directories(fs::path(path) / "tokenizer", ec);
+      for (const auto& e : fs::directory_iterator(tokenizer_dir))
+        if (e.is_regular_file())
+          fs::copy_file(e.path(), fs::path(path) / "tokenizer" / e.path().filename(), fs::copy_options::overwrite_existing);
+    }
   };
   auto save_state = [&](int steps_done) {
     fs::create_directories(state_dir(o));
@@ -304,7 +313,7 @@ TrainResult train(const TrainOptions& o, const std::function<void(const TrainPro
     }
     if (o.sample_every > 0 && (step + 1) % o.sample_every == 0) {
       // the current state through the inference engine: the adapter on the base, or the fine-tuned model itself
-      const std::string tmp = o.output + ".sample.safetensors";
+      const std::string tmp = o.output + (full && !is_single_file(o.output) ? ".sample" : ".sample.safetensors");
       save_adapter(tmp, step + 1);
       ModelOptions mo;
       mo.model = full ? tmp : o.base;
@@ -324,7 +333,7 @@ TrainResult train(const TrainOptions& o, const std::function<void(const TrainPro
       std::snprintf(buf, sizeof buf, "-sample%06d.png", step + 1);
       const std::string png = o.output.substr(0, o.output.size() - fs::path(o.output).extension().string().size()) + buf;
       write_png(png, r.images[0], r.parameters);
-      fs::remove(tmp);
+      fs::remove_all(tmp);
       p.event += (p.event.empty() ? "" : "; ") + std::string("sample ") + png;
     }
     report(p);

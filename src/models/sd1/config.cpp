@@ -12,4 +12,8 @@ const char* family_name(Family f) {
   return "unknown";
 }
 
+int VAEConfig::downscale() const {
+  return patch_size > 0 ? patch_size : 1 << (static_cast<int>(block_out_channels.size()) - 1);
+}
+
 }  // namespace ls::sd

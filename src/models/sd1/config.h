@@ -47,6 +47,15 @@ struct VAEConfig {
   bool use_quant_conv = true;
   bool use_post_quant_conv = true;
   int sample_size = 512;
+  /// > 0: no autoencoder. The latent is the image rearranged by pixel unshuffle (space-to-depth) with this
+  /// patch size p — [N, C, H, W] → [N, C·p², H/p, W/p], channel c·p² + i·p + j holding pixel (p·y + i, p·x + j)
+  /// of channel c (torch.nn.functional.pixel_unshuffle's order) — and decoding is the exact inverse. No
+  /// weights; latent_channels must be in_channels·p². vae/config.json: {"_class_name": "PixelUnshuffleVAE",
+  /// "patch_size": p, ...} (a lorastack class: diffusers has none). For tiny pixel-space models (issue 9),
+  /// where a learned autoencoder would cost its own training and blur thin strokes.
+  int patch_size = 0;
+  /// Image pixels per latent pixel along each side: patch_size, or 2^(levels − 1) for AutoencoderKL.
+  int downscale() const;
 };
 
 /// transformers CLIPTextModel (SD1: OpenAI CLIP ViT-L/14 text tower; SD2: OpenCLIP ViT-H converted to

@@ -112,6 +112,7 @@ Params unet_param_shapes(const UNetConfig& cfg) {
 }
 
 Params vae_param_shapes(const VAEConfig& cfg) {
+  if (cfg.patch_size > 0) return {};  // pixel-unshuffle: no weights
   const auto& C = cfg.block_out_channels;
   const int n = static_cast<int>(C.size()), L = cfg.layers_per_block;
   LS_CHECK(n > 0 && L > 0, "VAE config: {} blocks, {} layers per block", n, L);
@@ -171,7 +172,8 @@ InitArch init_arch_from_name(const std::string& s) {
   if (s == "sd1") return InitArch::SD1;
   if (s == "sd2") return InitArch::SD2;
   if (s == "tiny") return InitArch::Tiny;
-  fail("model init: unknown --arch '{}' (sd1, sd2 or tiny)", s);
+  if (s == "emoji") return InitArch::Emoji;
+  fail("model init: unknown --arch '{}' (sd1, sd2, tiny or emoji)", s);
 }
 
 ModelConfigs preset_configs(InitArch arch) {
@@ -196,6 +198,28 @@ ModelConfigs preset_configs(InitArch arch) {
     c.text.intermediate_size = 64;
     c.text.num_attention_heads = 4;
     c.text.num_hidden_layers = 3;
+  } else if (arch == InitArch::Emoji) {
+    // Pixel space: 64×64 emoji are small enough to diffuse directly; a patch-4 pixel unshuffle gives the UNet
+    // SD's working grid (16×16 for 64 px as 64×64 for 512 px) with no autoencoder to train or to blur strokes.
+    c.vae.patch_size = 4;
+    c.vae.in_channels = c.vae.out_channels = 3;
+    c.vae.latent_channels = 48;
+    c.vae.sample_size = 64;
+    c.vae.scaling_factor = 1.7f;  // 1 / std of the Twemoji pixels in [-1, 1] (0.584): unit-variance latents, as SD's
+    c.unet.in_channels = c.unet.out_channels = 48;
+    c.unet.block_out_channels = {64, 128, 128};
+    c.unet.layers_per_block = 1;
+    c.unet.num_heads = {4, 4, 4};
+    c.unet.cross_attn = {true, true, false};
+    c.unet.cross_attention_dim = 128;
+    c.unet.sample_size = 16;
+    c.text.hidden_size = 128;
+    c.text.intermediate_size = 512;
+    c.text.num_attention_heads = 4;
+    c.text.num_hidden_layers = 4;
+    c.scheduler.beta_schedule = "linear";  // DDPM's pixel-space schedule (Ho et al. 2020): 1e-4 … 0.02
+    c.scheduler.beta_start = 0.0001f;
+    c.scheduler.beta_end = 0.02f;
   }
   return c;
 }
@@ -282,6 +306,10 @@ nlohmann::json unet_json(const UNetConfig& c) {
 }
 
 nlohmann::json vae_json(const VAEConfig& c) {
+  if (c.patch_size > 0)
+    return {{"_class_name", "PixelUnshuffleVAE"}, {"patch_size", c.patch_size}, {"in_channels", c.in_channels},
+            {"out_channels", c.out_channels}, {"latent_channels", c.latent_channels},
+            {"sample_size", c.sample_size}, {"scaling_factor", c.scaling_factor}};
   nlohmann::json down = nlohmann::json::array(), up = nlohmann::json::array();
   for (size_t i = 0; i < c.block_out_channels.size(); ++i) {
     down.push_back("DownEncoderBlock2D");
@@ -343,6 +371,9 @@ void write_model(const ModelConfigs& cfg, const InitWeights& w, const std::strin
   LS_CHECK(dtype_is_float(dtype), "{}: model dtype {} is not a float type", out, dtype_name(dtype));
   namespace fs = std::filesystem;
   if (ends_with(out, ".safetensors")) {
+    if (cfg.vae.patch_size > 0)
+      fail("{}: a pixel-space model (pixel-unshuffle VAE) has no single-file form; give a folder name to write a "
+           "diffusers folder", out);
     std::map<std::string, Tensor> all;
     for (const auto& [k, t] : w.unet) all.emplace(kUNetPrefix + unet_diffusers_to_ldm(k, cfg.unet), t.to(dtype));
     for (const auto& [k, t] : w.vae) {
@@ -384,8 +415,9 @@ void write_model(const ModelConfigs& cfg, const InitWeights& w, const std::strin
   write_json(root / "scheduler" / "scheduler_config.json", scheduler_json(cfg.scheduler));
   io::write_safetensors((root / "unet" / "diffusion_pytorch_model.safetensors").string(), converted(w.unet, dtype),
                         pt_meta);
-  io::write_safetensors((root / "vae" / "diffusion_pytorch_model.safetensors").string(), converted(w.vae, dtype),
-                        pt_meta);
+  if (cfg.vae.patch_size == 0)
+    io::write_safetensors((root / "vae" / "diffusion_pytorch_model.safetensors").string(), converted(w.vae, dtype),
+                          pt_meta);
   io::write_safetensors((root / "text_encoder" / "model.safetensors").string(), converted(w.text, dtype),
                         pt_meta);
 }

@@ -27,8 +27,11 @@ std::vector<std::pair<std::string, Shape>> vae_param_shapes(const VAEConfig& cfg
 std::vector<std::pair<std::string, Shape>> text_param_shapes(const CLIPTextConfig& cfg);
 
 /// Architecture presets for `model init`.
-enum class InitArch { SD1, SD2, Tiny };
-/// Parse "sd1" | "sd2" | "tiny"; throws ls::Error naming the value otherwise.
+/// SD1 / SD2: the real sizes. Tiny: a few-MB SD1 layout for tests. Emoji: the embedded default's pixel-space
+/// layout (issue 9): 64×64 RGB through a pixel-unshuffle "VAE" (patch 4 → 48 × 16 × 16 latents), a 3-level UNet
+/// (64/128/128, cross-attention at 16² and 8²), a 4-layer width-128 CLIP text encoder, DDPM's linear betas.
+enum class InitArch { SD1, SD2, Tiny, Emoji };
+/// Parse "sd1" | "sd2" | "tiny" | "emoji"; throws ls::Error naming the value otherwise.
 InitArch init_arch_from_name(const std::string& s);
 
 /// The configs of one model (what `model init` writes and `load_model` reads back).

@@ -215,6 +215,22 @@ UNetConfig unet_from_json(const nlohmann::json& j, const std::string& file) {
 
 VAEConfig vae_from_json(const nlohmann::json& j, const std::string& file) {
   VAEConfig c;
+  if (j.is_object() && j.value("_class_name", nlohmann::json()).is_string() &&
+      j["_class_name"].get<std::string>() == "PixelUnshuffleVAE") {
+    c.patch_size = 0;
+    get_opt(j, "patch_size", c.patch_size, file);
+    check_range(c.patch_size, 1, 64, file, "patch_size");
+    get_opt(j, "in_channels", c.in_channels, file);
+    c.out_channels = c.in_channels;
+    check_range(c.in_channels, 1, 64, file, "in_channels");
+    c.latent_channels = c.in_channels * c.patch_size * c.patch_size;
+    get_opt(j, "scaling_factor", c.scaling_factor, file);
+    get_opt(j, "sample_size", c.sample_size, file);
+    check_finite(c.scaling_factor, file, "scaling_factor");
+    if (c.scaling_factor == 0.0f) fail("{}: scaling_factor is 0", file);
+    check_range(c.sample_size, 1, kMaxChannels, file, "sample_size");
+    return c;
+  }
   get_opt(j, "in_channels", c.in_channels, file);
   get_opt(j, "out_channels", c.out_channels, file);
   get_opt(j, "latent_channels", c.latent_channels, file);
@@ -556,12 +572,13 @@ LoadedModel load_folder(const std::string& path) {
   std::string uw = pick_weights(root / "unet",
                                 {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors",
                                  "diffusion_pytorch_model.bin"});
-  std::string vw = pick_weights(root / "vae",
-                                {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors",
-                                 "diffusion_pytorch_model.bin"});
+  const bool pixel_vae = m.vae_config.patch_size > 0;  // no weights to read
+  std::string vw = pixel_vae ? vf : pick_weights(root / "vae",
+                                                 {"diffusion_pytorch_model.safetensors",
+                                                  "diffusion_pytorch_model.fp16.safetensors", "diffusion_pytorch_model.bin"});
   std::string tw = pick_weights(root / "text_encoder", {"model.safetensors", "model.fp16.safetensors", "pytorch_model.bin"});
   m.unet = io::read_checkpoint(uw);
-  io::TensorFile vraw = io::read_checkpoint(vw);
+  io::TensorFile vraw = pixel_vae ? io::TensorFile{} : io::read_checkpoint(vw);
   m.vae.path = vw;
   m.vae.metadata = vraw.metadata;
   for (auto& [k, t] : vraw.tensors) {

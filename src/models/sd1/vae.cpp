@@ -25,9 +25,29 @@ Tensor exp_half(const Tensor& logvar) {
   return out;
 }
 
+// [N, C, H, W] → [N, C·p², H/p, W/p] (torch pixel_unshuffle order) and back; permutes record gradients.
+Tensor pixel_unshuffle(const Tensor& x, int64_t p) {
+  const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2) / p, w = x.dim(3) / p;
+  Tensor y = ops::permute(x.reshape({n, c, h, p, w, p}), {0, 1, 3, 5, 2, 4});
+  return y.reshape({n, c * p * p, h, w});
+}
+
+Tensor pixel_shuffle(const Tensor& z, int64_t p) {
+  const int64_t n = z.dim(0), c = z.dim(1) / (p * p), h = z.dim(2), w = z.dim(3);
+  Tensor y = ops::permute(z.reshape({n, c, p, p, h, w}), {0, 1, 4, 2, 5, 3});
+  return y.reshape({n, c, h * p, w * p});
+}
+
 }  // namespace
 
 AutoencoderKL::AutoencoderKL(ParamTable& t, const VAEConfig& cfg) : cfg_(cfg) {
+  if (cfg.patch_size > 0) {  // pixel-unshuffle "VAE": no weights
+    if (cfg.latent_channels != cfg.in_channels * cfg.patch_size * cfg.patch_size || cfg.out_channels != cfg.in_channels)
+      fail("{}: pixel-unshuffle VAE with patch_size {} needs latent_channels = in_channels·p² = {} and out_channels = "
+           "in_channels = {}, got {} and {}", t.component(), cfg.patch_size,
+           cfg.in_channels * cfg.patch_size * cfg.patch_size, cfg.in_channels, cfg.latent_channels, cfg.out_channels);
+    return;
+  }
   const auto& ch = cfg.block_out_channels;
   const size_t n = ch.size();
   if (n == 0) fail("{}: block_out_channels is empty", t.component());
@@ -83,6 +103,7 @@ Tensor AutoencoderKL::decode(const Tensor& z, Capture* capture) const {
   auto record = [&](const std::string& name, const Tensor& v) {
     if (capture) (*capture)[name] = v;
   };
+  if (cfg_.patch_size > 0) return pixel_shuffle(z, cfg_.patch_size);
   Tensor h = cfg_.use_post_quant_conv ? post_quant_conv_(z) : z;
   record("act.post_quant_conv", h);
   h = dec_conv_in_(h);
@@ -101,9 +122,16 @@ Tensor AutoencoderKL::decode(const Tensor& z, Capture* capture) const {
 Tensor AutoencoderKL::encode_moments(const Tensor& image) const {
   if (image.ndim() != 4 || image.dim(1) != cfg_.in_channels)
     fail("AutoencoderKL::encode: image must be [N, {}, H, W], got {}", cfg_.in_channels, shape_str(image.shape()));
-  const int64_t mult = int64_t{1} << (enc_levels_.size() - 1);
+  const int64_t mult = cfg_.downscale();
   if (image.dim(2) % mult != 0 || image.dim(3) % mult != 0)
     fail("AutoencoderKL::encode: image size {}×{} not divisible by {}", image.dim(2), image.dim(3), mult);
+  if (cfg_.patch_size > 0) {  // mean = the rearranged pixels, logvar = −30 (the clamp's floor: std ≈ 3e-7)
+    Tensor mean = pixel_unshuffle(image, cfg_.patch_size);
+    Tensor logvar = Tensor::full(mean.shape(), -30.0f);
+    if (mean.device() != logvar.device() || mean.dtype() != logvar.dtype())
+      logvar = logvar.to_device(mean.device()).to(mean.dtype());
+    return ops::cat({mean, logvar}, 1);
+  }
   Tensor h = enc_conv_in_(image);
   for (const Level& lv : enc_levels_) {
     for (const auto& r : lv.resnets) h = r(h);

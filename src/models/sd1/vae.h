@@ -29,7 +29,7 @@ class AutoencoderKL {
   AutoencoderKL(ParamTable& params, const VAEConfig& cfg);
 
   /// z [N, latent_channels, h, w] F32, already divided by scaling_factor → image [N, out_channels, 8h, 8w]
-  /// (for 4 levels), nominally in [-1, 1], not clamped. Records act.decoder.conv_in, act.decoder.mid_block,
+  /// (for 4 levels; ×patch_size in pixel-unshuffle mode), nominally in [-1, 1], not clamped. Records act.decoder.conv_in, act.decoder.mid_block,
   /// act.decoder.up_blocks.{i} when `capture` is given. Throws ls::Error on a bad shape.
   Tensor decode(const Tensor& z, Capture* capture = nullptr) const;
 
