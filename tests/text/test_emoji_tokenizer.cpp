@@ -4,6 +4,8 @@
 // and three examples worked by hand from the merges).
 #include <gtest/gtest.h>
 
+#include "../common/temp_dir.h"
+
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
@@ -28,23 +30,8 @@ using ls::text::ClipTokenizer;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("ls_emoji_tok_test_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-void write(const fs::path& p, const std::string& s) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << s;
-}
+using ls::testing::TempDir;
+void write(const fs::path& p, const std::string& s) { ls::testing::write_file(p, s); }
 
 // `node` on PATH, or "" when there is none.
 std::string find_node() {

@@ -2,6 +2,8 @@
 #include "../common/error_of.h"
 #include <gtest/gtest.h>
 
+#include "../common/temp_dir.h"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -25,24 +27,8 @@ namespace {
 const std::string kClipDir = std::string(LS_SHARED_DIR) + "/refsuite/tokenizer/clip";
 
 // A fresh temporary folder, removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() / ("ls_text_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-void write(const fs::path& p, const std::string& s) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << s;
-}
+using ls::testing::TempDir;
+void write(const fs::path& p, const std::string& s) { ls::testing::write_file(p, s); }
 
 void make_byte_tokenizer(const fs::path& dir) { ls::text::write_byte_tokenizer(dir.string()); }
 
