@@ -2,6 +2,7 @@
 #pragma once
 
 #include <ctime>
+#include <future>
 #include <map>
 #include <set>
 #include <string>
@@ -32,9 +33,21 @@ struct GenerateSession {
   ls::toolbox::NamePattern pattern;
   std::time_t started;
   std::set<std::string> written;
+  mutable std::map<std::string, std::string> resolved;  ///< tag name → path (tagged_prompt, once per name)
+  std::future<std::string> hash_job;
+  std::string hash;
+  bool hash_done = false;
 
   /// --lora arguments, then the prompt's <lora:…> tags, names resolved in --lora-dir.
   std::vector<lorastack::LoraSpec> initial_stack() const;
+  /// `prompt` with an A1111 tag (<lora:STEM:W>, pipeline/parameters.h a1111_lora_tag) appended for every adapter
+  /// of `stack` that no tag of the prompt names (--lora arguments, --xy LoRA axes), so the saved parameters hold
+  /// the whole stack as A1111 writes it. The engine skips tags, so the image does not change.
+  std::string tagged_prompt(const std::string& prompt, const std::vector<lorastack::LoraSpec>& stack) const;
+  /// Start hashing the model file (A1111 "Model hash") on another thread, while the model loads.
+  void start_model_hash();
+  /// The hash started by start_model_hash (waits for it); "" for a diffusers folder or an unreadable file.
+  std::string model_hash();
   /// Engine::set_loras with --lora-mode / --lora-strict; `report`: one line per adapter on stderr.
   void apply_stack(lorastack::Engine& engine, const std::vector<lorastack::LoraSpec>& stack, bool report);
   /// The fields of toolbox/name_pattern.h for one image.

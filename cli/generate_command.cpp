@@ -51,6 +51,44 @@ std::vector<lorastack::LoraSpec> GenerateSession::initial_stack() const {
   return stack;
 }
 
+std::string GenerateSession::tagged_prompt(const std::string& prompt,
+                                          const std::vector<lorastack::LoraSpec>& stack) const {
+  std::string tag_free = prompt;
+  std::multiset<std::string> named;  // adapters the prompt's own tags name (resolved as initial_stack does)
+  for (const auto& t : lorastack::extract_lora_tags(tag_free)) {
+    auto it = resolved.find(t.path);
+    if (it == resolved.end()) it = resolved.emplace(t.path, lorastack::resolve_lora(t.path, a.lora_dir)).first;
+    named.insert(it->second);
+  }
+  std::string out = prompt;
+  for (const auto& s : stack) {
+    if (auto it = named.find(s.path); it != named.end()) {
+      named.erase(it);
+      continue;
+    }
+    const std::string tag =
+        lorastack::a1111_lora_tag(stem_of(s.path), s.unet_strength, s.te_strength, s.block_weights);
+    if (!tag.empty()) out += (out.empty() ? "" : " ") + tag;
+  }
+  return out;
+}
+
+void GenerateSession::start_model_hash() {
+  hash_job = std::async(std::launch::async, [path = a.model.model] {
+    try {
+      return lorastack::a1111_model_hash(path);
+    } catch (const std::exception&) {
+      return std::string();  // an unreadable file is the model loader's error to report
+    }
+  });
+}
+
+std::string GenerateSession::model_hash() {
+  if (!hash_done && hash_job.valid()) hash = hash_job.get();
+  hash_done = true;
+  return hash;
+}
+
 void GenerateSession::apply_stack(lorastack::Engine& engine, const std::vector<lorastack::LoraSpec>& stack, bool report) {
   lorastack::LoraMode mode = a.lora_mode == "fuse"      ? lorastack::LoraMode::Fuse
                              : a.lora_mode == "runtime" ? lorastack::LoraMode::Runtime
@@ -128,6 +166,7 @@ namespace {
 int run_batches(GenerateArgs& a) {
   GenerateSession session(a);
   auto stack = session.initial_stack();  // names resolved before the model loads: mistakes show at once
+  session.start_model_hash();
   lorastack::Engine engine(a.model);
   if (!a.quiet) std::cerr << engine.describe() << "\n";
   if (!stack.empty()) session.apply_stack(engine, stack, !a.quiet);
@@ -137,6 +176,7 @@ int run_batches(GenerateArgs& a) {
   const uint64_t seed0 = a.req.seed;
   for (int b = 0; b < a.batch_count; ++b) {
     lorastack::GenerateRequest req = a.req;
+    req.prompt = session.tagged_prompt(a.req.prompt, stack);  // --lora adapters as A1111 tags in the parameters
     req.seed = seed0 + static_cast<uint64_t>(b) * static_cast<uint64_t>(per_batch);  // A1111: seed + image index
     progress.begin(b, per_batch > 1 && req.rng == "cuda" ? fmt::format("seeds {}-{}", req.seed, req.seed + per_batch - 1)
                                                          : fmt::format("seed {}", req.seed));
@@ -150,7 +190,8 @@ int run_batches(GenerateArgs& a) {
       // draw the whole batch from one generator seeded `seed` (ComfyUI), so its images share that seed.
       const uint64_t seed = req.seed + (req.rng == "cuda" ? static_cast<uint64_t>(j) : 0);
       const int64_t batch = static_cast<int64_t>(result.images.size());
-      std::string text = lorastack::image_parameters(result.parameters, seed, pos, batch);
+      std::string text = lorastack::with_model_hash(lorastack::image_parameters(result.parameters, seed, pos, batch),
+                                                    session.model_hash());
       session.save(session.output_path(session.name_values(req, stack, seed, n, b, pos), n, total), result.images[j],
                    text);
     }
@@ -207,7 +248,13 @@ void add_generate_command(CLI::App& app, ToolboxActions& actions) {
   gen->add_option("--mask", g.req.mask, "inpainting mask image (white = repaint), needs --init-img");
   gen->add_option("--seed", g.req.seed,
                   "seed of the first image (default 0); batch k starts at seed + k·batch-size, and with --rng cuda "
-                  "image i of the run uses seed + i (A1111)");
+                  "image i of the run uses seed + i (A1111)")
+      ->check(CLI::Validator(
+          [](std::string& v) {  // an unsigned option would wrap "-5" around to 18446744073709551611
+            return !v.empty() && v[0] == '-' ? "'" + v + "' is negative; give a seed from 0 to 18446744073709551615"
+                                             : std::string();
+          },
+          "", "non-negative"));
   gen->add_option("-W,--width", g.req.width, "width in pixels (a multiple of 64 for SD1.x / SD2.x; default 512)")->check(CLI::Range(8, 8192));
   gen->add_option("-H,--height", g.req.height, "height in pixels (a multiple of 64 for SD1.x / SD2.x; default 512)")->check(CLI::Range(8, 8192));
   gen->add_option("-b,--batch-size", g.req.batch_size, "images sampled together per batch (default 1)")

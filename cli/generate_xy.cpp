@@ -56,6 +56,7 @@ int run_xy(GenerateArgs& a) {
     stack = base_stack;
     ls::toolbox::apply_xy_value(*x, c, req, stack);
     if (y) ls::toolbox::apply_xy_value(*y, r, req, stack);
+    req.prompt = session.tagged_prompt(req.prompt, stack);  // --lora and LoRA-axis adapters as A1111 tags
   };
   for (size_t r = 0; r < rows; ++r)
     for (size_t c = 0; c < cols; ++c) {
@@ -64,6 +65,7 @@ int run_xy(GenerateArgs& a) {
       cell(c, r, req, stack);
     }
 
+  session.start_model_hash();
   lorastack::Engine engine(a.model);  // loaded once everything above checked out
   if (!a.quiet) std::cerr << engine.describe() << "\n";
   // LoRA axes change the fused weights: walk them in the outer loop so the stack changes least often.
@@ -108,7 +110,8 @@ int run_xy(GenerateArgs& a) {
   std::vector<lorastack::LoraSpec> stack0;
   cell(0, 0, req0, stack0);
   std::string path = session.output_path(session.name_values(req0, stack0, req0.seed, 0, 0, 0), 0, 1);
-  session.save(path, {grid.width, grid.height, std::move(grid.rgb)}, first_parameters);
+  session.save(path, {grid.width, grid.height, std::move(grid.rgb)},
+               lorastack::with_model_hash(first_parameters, session.model_hash()));
   if (!a.quiet)
     std::cerr << fmt::format("{}×{} grid of {} images ({}×{} pixels) in {:.1f} s\n", cols, rows, cols * rows, grid.width,
                            grid.height, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

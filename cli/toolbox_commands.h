@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -26,3 +27,7 @@ void add_models_commands(CLI::App& app, ToolboxActions& actions);
 void add_serve_command(CLI::App& app, ToolboxActions& actions);
 /// `lorastack train` (train_command.cpp; the trainer is src/train).
 void add_train_command(CLI::App& app, ToolboxActions& actions);
+/// `lorastack version` (version_command.cpp).
+void add_version_command(CLI::App& app, ToolboxActions& actions);
+/// What `lorastack --version` and `lorastack version` print: version, git commit, CUDA (several lines).
+std::string version_text();

@@ -5,11 +5,13 @@
 
 #include <cstdio>
 #include <iostream>
+#include <stdexcept>
 #include <memory>
 
 #include "lorastack/train.h"
 #include "progress.h"
 #include "toolbox_commands.h"
+#include "train_resume.h"
 
 void add_train_command(CLI::App& app, ToolboxActions& actions) {
   auto o = std::make_shared<lorastack::TrainOptions>();
@@ -62,16 +64,19 @@ void add_train_command(CLI::App& app, ToolboxActions& actions) {
   t->add_option("--sample-every", o->sample_every, "render a sample image every N steps");
   t->add_option("--sample-prompt", o->sample_prompt, "prompt of the sample images");
   t->add_option("--sample-steps", o->sample_steps, "sampling steps of the sample images");
-  t->add_option("--resume", o->resume, "resume from a state folder (OUT.state, written with --save-every)");
+  t->add_option("--resume", o->resume,
+                "resume from a state folder (OUT.state, written with --save-every); give the options of the run that "
+                "wrote it");
   t->add_option("--comment", o->comment, "training comment stored in the metadata");
   t->add_option("--device", o->device, "cpu | cuda | cuda:N")->capture_default_str();
   t->add_option("--precision", o->precision, "compute precision of the frozen model: fp32 | fp16 | bf16")
       ->capture_default_str();
   t->add_option("--threads", o->threads, "CPU threads (0 = all)");
   actions.emplace_back(t, [o] {
+    check_resume_state(*o);  // before the model loads: a state that cannot be resumed says so at once
     const bool tty = isatty(STDERR_FILENO);
     double last = 0;
-    auto r = lorastack::train(*o, [&](const lorastack::TrainProgress& p) {
+    auto on_progress = [&](const lorastack::TrainProgress& p) {
       if (p.step == 0) {  // an event without a step (data warnings)
         std::fprintf(stderr, "%s%s\n", tty ? "\r\033[K" : "", p.event.c_str());
         return;
@@ -88,7 +93,13 @@ void add_train_command(CLI::App& app, ToolboxActions& actions) {
         std::fprintf(stderr, "step %d/%d loss %.4f avg %.4f lr %.3g %.2f it/s ETA %s%s%s\n", p.step, p.total, p.loss,
                      p.avg_loss, p.lr, rate, Progress::clock(eta).c_str(), p.event.empty() ? "" : "  ", p.event.c_str());
       }
-    });
+    };
+    lorastack::TrainResult r;
+    try {
+      r = lorastack::train(*o, on_progress);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(with_resume_hint(*o, e.what()));
+    }
     std::cerr << "trained " << r.steps << " steps in " << r.seconds << " s";
     if (!r.warnings.empty()) std::cerr << " (" << r.warnings.size() << " data warnings)";
     std::cerr << "\n";

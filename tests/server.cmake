@@ -2,7 +2,9 @@
 # `lorastack` binary as a child process), and real clients nobody here wrote: the official openai npm SDK,
 # A1111-shaped requests, and headless Chromium (playwright-core) on the web page (tests/server/js).
 ls_test(NAME test_server SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/server/test_api.cpp
-        ${CMAKE_CURRENT_SOURCE_DIR}/server/test_units.cpp MODULES server LABELS server)
+        ${CMAKE_CURRENT_SOURCE_DIR}/server/test_units.cpp ${CMAKE_CURRENT_SOURCE_DIR}/server/test_a1111_compat.cpp
+        MODULES server LABELS server)
+target_compile_definitions(test_server PRIVATE LS_PROJECT_VERSION="${PROJECT_VERSION}")
 
 ls_test(NAME test_server_load SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/server/test_load.cpp MODULES server
         LABELS "server;load")

@@ -46,14 +46,15 @@ GridLayout layout_with(const Font& font, const std::vector<Image>& cells, int co
   const int pad = pad_of(L.font_px);
   if (!col_labels.empty()) {
     size_t lines = 1;
-    for (const auto& s : col_labels) lines = std::max(lines, font.wrap(s, col_text_width(L.cell_width, L.font_px)).size());
+    for (const auto& s : col_labels)
+      lines = std::max(lines, wrap_label(font, s, col_text_width(L.cell_width, L.font_px)).size());
     L.label_height = static_cast<int>(lines) * font.line_height() + 2 * pad;
   }
   if (!row_labels.empty()) {
     int widest = 0;
     const int limit = row_label_limit(L.cell_width, L.font_px) - 2 * pad;
     for (const auto& s : row_labels)
-      for (const auto& line : font.wrap(s, limit)) widest = std::max(widest, font.text_width(line));
+      for (const auto& line : wrap_label(font, s, limit)) widest = std::max(widest, font.text_width(line));
     L.label_width = widest + 2 * pad;
   }
   return L;
@@ -72,6 +73,33 @@ int font_px_for(const std::vector<Image>& cells, const std::vector<std::string>&
   return px;
 }
 
+// Pieces of one paragraph that may end a line: a word with the comma after it, and the spaces after that.
+struct Piece {
+  std::string text, spaces;
+};
+
+std::vector<Piece> pieces_of(const std::string& para) {
+  std::vector<Piece> out;
+  Piece cur;
+  for (char ch : para) {
+    if (ch == ' ') {
+      cur.spaces += ch;
+      continue;
+    }
+    if (!cur.spaces.empty()) {  // a word starts after spaces
+      out.push_back(std::move(cur));
+      cur = {};
+    }
+    cur.text += ch;
+    if (ch == ',') {  // a break is allowed after a comma
+      out.push_back(std::move(cur));
+      cur = {};
+    }
+  }
+  if (!cur.text.empty() || !cur.spaces.empty()) out.push_back(std::move(cur));
+  return out;
+}
+
 // Lines centred horizontally in [x0, x0 + w), the block centred vertically in [y0, y0 + h).
 void draw_block(Image& img, const Font& font, const std::vector<std::string>& lines, int x0, int y0, int w, int h) {
   const int lh = font.line_height();
@@ -83,6 +111,42 @@ void draw_block(Image& img, const Font& font, const std::vector<std::string>& li
 }
 
 }  // namespace
+
+std::vector<std::string> wrap_label(const Font& font, const std::string& text, int max_width) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  for (;;) {  // paragraphs split at '\n'
+    const size_t nl = text.find('\n', start);
+    const std::string para = text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+    std::string line, gap;  // the line so far and the spaces that follow it
+    bool open = false;      // `line` holds something of this paragraph
+    for (const Piece& p : pieces_of(para)) {
+      if (p.text.empty()) {  // leading spaces only
+        gap += p.spaces;
+        continue;
+      }
+      if (open && font.text_width(line + gap + p.text) <= max_width) {
+        line += gap + p.text;
+      } else {
+        if (open) lines.push_back(line);
+        line.clear();
+        if (font.text_width(p.text) > max_width) {  // one word wider than a line: break inside it
+          auto parts = font.wrap(p.text, max_width);
+          for (size_t i = 0; i + 1 < parts.size(); ++i) lines.push_back(parts[i]);
+          line = parts.empty() ? std::string() : parts.back();
+        } else {
+          line = p.text;
+        }
+        open = true;
+      }
+      gap = p.spaces;
+    }
+    lines.push_back(line);  // (an empty paragraph is an empty line)
+    if (nl == std::string::npos) break;
+    start = nl + 1;
+  }
+  return lines;
+}
 
 GridLayout grid_layout(const std::vector<Image>& cells, int cols, const std::vector<std::string>& col_labels,
                        const std::vector<std::string>& row_labels, const std::string& font_path) {
@@ -109,12 +173,13 @@ Image make_grid(const std::vector<Image>& cells, int cols, const std::vector<std
   }
   const int pad = pad_of(L.font_px);
   for (int c = 0; c < static_cast<int>(col_labels.size()); ++c)
-    draw_block(out, font, font.wrap(col_labels[static_cast<size_t>(c)], col_text_width(L.cell_width, L.font_px)),
+    draw_block(out, font,
+               wrap_label(font, col_labels[static_cast<size_t>(c)], col_text_width(L.cell_width, L.font_px)),
                L.label_width + c * L.cell_width, 0, L.cell_width, L.label_height);
   const int limit = row_label_limit(L.cell_width, L.font_px) - 2 * pad;
   for (int r = 0; r < static_cast<int>(row_labels.size()); ++r)
-    draw_block(out, font, font.wrap(row_labels[static_cast<size_t>(r)], limit), 0, L.label_height + r * L.cell_height,
-               L.label_width, L.cell_height);
+    draw_block(out, font, wrap_label(font, row_labels[static_cast<size_t>(r)], limit), 0,
+               L.label_height + r * L.cell_height, L.label_width, L.cell_height);
   return out;
 }
 

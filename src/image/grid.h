@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "image/image.h"
+#include "image/text.h"
 
 namespace ls::image {
 
@@ -21,6 +22,11 @@ struct GridLayout {
   int width() const { return label_width + cols * cell_width; }
   int height() const { return label_height + rows * cell_height; }
 };
+
+/// Break a label into lines at most `max_width` pixels wide (at least one line, '\n' starts a new one): at spaces
+/// and after commas ("cat,dog" → "cat," "dog"), so words stay whole; only a word wider than `max_width` by itself
+/// is broken inside (Font::wrap). Spaces at line ends are dropped.
+std::vector<std::string> wrap_label(const Font& font, const std::string& text, int max_width);
 
 /// Lay out `cells` (row-major, `cols` per row) with the given labels. `col_labels` is empty or has `cols`
 /// entries, `row_labels` empty or one per row. Throws ls::Error when the cells are not all the same size, the

@@ -2,7 +2,9 @@
 // loader → components (ParamTables + models) → tokenizer → text encoder (cond/uncond) → sampler with CFG
 // → VAE decode → images + A1111 parameters text. Adapters are applied through adapters::AdapterStack.
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 
 #include "adapters/adapter.h"
 #include "adapters/block_weights.h"
@@ -20,6 +22,7 @@
 #include "sampling/sampler.h"
 #include "text/clip_tokenizer.h"
 #include "text/prompt_parser.h"
+#include "text/prompt_schedule.h"
 #include "text/prompt_weights.h"
 #include "text/tokenizer_files.h"
 #ifdef LORASTACK_HAS_CUDA
@@ -50,8 +53,11 @@ struct Engine::Impl {
   /// A model output as an F32 CPU tensor (the sampler and the image code run on the CPU).
   static Tensor host_f32(const Tensor& t) { return t.to_device(ls::Device::CPU).to(ls::DType::F32); }
 
-  /// Conditioning [1, 77, D] for one prompt (LoRA tags removed; the tokenizer never sees them).
-  Tensor encode_prompt(const std::string& prompt, int clip_skip) const;
+  /// Conditioning [1, 77·chunks, D] for one prompt text whose LoRA tags were already removed (the tokenizer
+  /// never sees them): A1111 emphasis, BREAK and 75-token chunks (text/prompt_parser.h).
+  Tensor encode_text(const std::string& text, int clip_skip) const;
+  /// A prompt's conditioning over the denoiser calls (A1111 prompt editing / alternation, issue 6).
+  class PromptConds;
 };
 
 Engine::Engine(const ModelOptions& options) : impl_(std::make_unique<Impl>()) {
@@ -180,9 +186,7 @@ std::vector<LoraReport> Engine::set_loras(const std::vector<LoraSpec>& stack, Lo
   return reports;
 }
 
-Tensor Engine::Impl::encode_prompt(const std::string& prompt, int clip_skip) const {
-  std::string text = prompt;
-  extract_lora_tags(text);
+Tensor Engine::Impl::encode_text(const std::string& text, int clip_skip) const {
   const auto& tc = model.text_config;
   if (clip_skip < 1 || clip_skip > tc.num_hidden_layers)
     ls::fail("clip skip {} out of range 1..{}", clip_skip, tc.num_hidden_layers);
@@ -219,6 +223,14 @@ Tensor repeat_batch(const Tensor& x, int64_t n) {
   return ls::ops::cat(parts, 0);
 }
 
+/// A1111 SamplerData.total_steps (modules/sd_samplers_common.py, read as reference): the number of
+/// denoiser calls a prompt schedule spans for `steps` sampler steps — 2·steps for the samplers A1111 marks
+/// second_order (Heun, DPM2, DPM2 a, DPM++ 2S a in sd_samplers_kdiffusion.py), else steps.
+int schedule_steps(const std::string& sampler, int steps) {
+  const bool second_order = sampler == "heun" || sampler == "dpm2" || sampler == "dpm2_a" || sampler == "dpm++2s_a";
+  return second_order ? 2 * steps : steps;
+}
+
 Tensor load_initial_noise(const std::string& path, const ls::Shape& want) {
   auto f = ls::io::read_safetensors(path);
   const Tensor* t = nullptr;
@@ -233,6 +245,44 @@ Tensor load_initial_noise(const std::string& path, const ls::Shape& want) {
   return t->to(ls::DType::F32).clone();
 }
 }  // namespace
+
+// ---- A1111 prompt editing and alternation (issue 6) ----
+/// One prompt's conditioning schedule, as A1111's get_learned_conditioning + reconstruct_cond_batch
+/// (modules/prompt_parser.py, read as reference): the prompt's LoRA tags are removed first (A1111 strips extra
+/// networks before scheduling), its texts are scheduled over `steps` denoiser calls (text/prompt_schedule.h),
+/// and call k (0-based, A1111's CFGDenoiser.step) uses the first entry whose end step is ≥ k. Each distinct
+/// text is encoded on first use and a few are kept (an alternation can have a text per step); every text is
+/// parsed up front so that emphasis errors are thrown before sampling. A prompt without schedule syntax is
+/// one entry: its text is the prompt as the encoder saw it before (same conditioning bit for bit).
+class Engine::Impl::PromptConds {
+ public:
+  PromptConds(const Impl& m, const std::string& prompt, int steps, int clip_skip, int64_t batch)
+      : m_(m), clip_skip_(clip_skip), batch_(batch) {
+    std::string text = prompt;
+    extract_lora_tags(text);  // also the prompt-length / tag-count limits (pipeline/limits.h)
+    schedule_ = ls::text::prompt_schedule(text, steps);
+    for (const auto& t : schedule_.texts) ls::text::parse_prompt_attention(t);
+    tensor(index_at(0));
+  }
+  /// Index of the text in force at denoiser call `step` (0-based).
+  size_t index_at(int64_t step) const { return schedule_.text_at(step); }
+  /// Conditioning [batch, 77·chunks, D] of text `i` (encoded on first use; the last kKeep are kept).
+  Tensor tensor(size_t i) {
+    for (const auto& [k, t] : cache_)
+      if (k == i) return t;
+    if (cache_.size() >= kKeep) cache_.erase(cache_.begin());
+    cache_.emplace_back(i, repeat_batch(m_.encode_text(schedule_.texts[i], clip_skip_), batch_));
+    return cache_.back().second;
+  }
+
+ private:
+  static constexpr size_t kKeep = 8;
+  const Impl& m_;
+  int clip_skip_;
+  int64_t batch_;
+  ls::text::PromptSchedule schedule_;
+  std::vector<std::pair<size_t, Tensor>> cache_;  ///< oldest first
+};
 
 GenerateResult Engine::generate(const GenerateRequest& req, const ProgressFn& progress) {
   auto& m = *impl_;
@@ -316,13 +366,28 @@ GenerateResult Engine::generate(const GenerateRequest& req, const ProgressFn& pr
     image_cond = repeat_batch(ls::ops::cat({mk, ml}, 1), batch);
   }
 
-  Tensor cond = repeat_batch(m.encode_prompt(req.prompt, req.clip_skip), batch);
+  // prompt editing / alternation (A1111, issue 6): cond and uncond follow the denoiser calls
+  const int sched_steps = schedule_steps(req.sampler, req.steps);
+  Impl::PromptConds conds(m, req.prompt, sched_steps, req.clip_skip, batch);
   const bool cfg = req.cfg_scale > 1.0f;
-  Tensor uncond;
-  if (cfg) uncond = repeat_batch(m.encode_prompt(req.negative_prompt, req.clip_skip), batch);
-  // prompts of different chunk counts: cond and uncond run as separate UNet batches (A1111's default)
-  const bool same_len = !cfg || uncond.dim(1) == cond.dim(1);
-  Tensor context = cfg && same_len ? ls::ops::cat({uncond, cond}, 0) : cond;  // diffusers order: [uncond, cond]
+  std::optional<Impl::PromptConds> unconds;
+  if (cfg) unconds.emplace(m, req.negative_prompt, sched_steps, req.clip_skip, batch);
+  Tensor cond, uncond, context;
+  bool same_len = true;
+  size_t cur_c = SIZE_MAX, cur_u = SIZE_MAX;
+  auto select_conds = [&](int64_t step) {  // step = A1111's CFGDenoiser.step: one per denoiser call, from 0
+    const size_t ci = conds.index_at(step), ui = cfg ? unconds->index_at(step) : 0;
+    if (ci == cur_c && ui == cur_u) return;
+    cond = conds.tensor(ci);
+    if (cfg) uncond = unconds->tensor(ui);
+    // prompts of different chunk counts: cond and uncond run as separate UNet batches (A1111's default)
+    same_len = !cfg || uncond.dim(1) == cond.dim(1);
+    context = cfg && same_len ? ls::ops::cat({uncond, cond}, 0) : cond;  // diffusers order: [uncond, cond]
+    cur_c = ci;
+    cur_u = ui;
+  };
+  select_conds(0);
+  int64_t denoiser_calls = 0;
 
   ls::sampling::SamplerSpec spec;
   spec.sampler = req.sampler;
@@ -346,6 +411,7 @@ GenerateResult Engine::generate(const GenerateRequest& req, const ProgressFn& pr
     return Impl::host_f32(m.comp->unet->forward(in, t, ctx));  // sampler math stays on the CPU
   };
   auto denoise = [&](const Tensor& x, float timestep) {
+    select_conds(denoiser_calls++);
     if (!cfg) return unet(x, timestep, context);
     Tensor u, c;
     if (same_len) {

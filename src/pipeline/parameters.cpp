@@ -1,6 +1,10 @@
 #include "pipeline/parameters.h"
 
+#include <filesystem>
+
 #include <fmt/format.h>
+
+#include "io/hashes.h"
 
 namespace lorastack {
 
@@ -52,9 +56,11 @@ std::string format_parameters(const GenerateRequest& req, int64_t batch, const P
   else if (req.scheduler == "ddim_uniform") out += ", Schedule type: DDIM";
   else if (req.scheduler == "beta") out += ", Schedule type: Beta";
   out += fmt::format(", CFG scale: {}, Seed: {}, Size: {}x{}", req.cfg_scale, req.seed, req.width, req.height);
-  if (!req.init_image.empty()) out += fmt::format(", Denoising strength: {}", req.strength);
+  // A1111 order: Size, Model hash, Model, Batch size, Denoising strength, Clip skip
+  if (!info.model_hash.empty()) out += ", Model hash: " + info.model_hash;
   if (!info.model_name.empty()) out += ", Model: " + info.model_name;
   if (batch > 1) out += fmt::format(", Batch size: {}", batch);
+  if (!req.init_image.empty()) out += fmt::format(", Denoising strength: {}", req.strength);
   if (req.clip_skip > 1) out += fmt::format(", Clip skip: {}", req.clip_skip);
   if (!info.loras.empty()) {
     std::string v;
@@ -66,8 +72,53 @@ std::string format_parameters(const GenerateRequest& req, int64_t batch, const P
     }
     out += ", Lora hashes: " + json_quote(v);
   }
-  out += ", Version: lorastack 0.1.0";
+  out += ", Version: lorastack " + version();
   return out;
+}
+
+std::string version() {
+#ifdef LORASTACK_VERSION
+  return LORASTACK_VERSION;
+#else
+  return "unknown";
+#endif
+}
+
+std::string checkpoint_sha256(const std::string& model_path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(model_path, ec)) return "";
+  return ls::io::sha256_file(model_path);
+}
+
+std::string a1111_model_hash(const std::string& model_path) { return checkpoint_sha256(model_path).substr(0, 10); }
+
+std::string with_model_hash(const std::string& text, const std::string& hash) {
+  if (hash.empty()) return text;
+  const size_t line = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
+  std::string settings = text.substr(line);
+  auto field_at = [&](const std::string& key) {  // "Key: " at the line's start or after ", "
+    for (size_t at = 0; (at = settings.find(key, at)) != std::string::npos; at += key.size())
+      if (at == 0 || settings.compare(at - 2, 2, ", ") == 0) return at;
+    return std::string::npos;
+  };
+  if (field_at("Model hash: ") != std::string::npos) return text;
+  if (size_t at = field_at("Model: "); at != std::string::npos) {
+    settings.insert(at, "Model hash: " + hash + ", ");
+  } else if (size_t size = field_at("Size: "); size != std::string::npos) {
+    size_t end = settings.find(", ", size);
+    settings.insert(end == std::string::npos ? settings.size() : end, ", Model hash: " + hash);
+  } else {
+    return text;
+  }
+  return text.substr(0, line) + settings;
+}
+
+std::string a1111_lora_tag(const std::string& name, float unet_strength, float te_strength,
+                           const std::string& block_weights) {
+  if (name.empty() || name.find_first_of(":<>") != std::string::npos) return "";
+  const std::string lbw = block_weights.empty() ? "" : ":lbw=" + block_weights;
+  if (unet_strength == te_strength) return fmt::format("<lora:{}:{}{}>", name, unet_strength, lbw);
+  return fmt::format("<lora:{}:{}:{}{}>", name, te_strength, unet_strength, lbw);
 }
 
 }  // namespace lorastack

@@ -21,6 +21,7 @@ struct ServerContext {
   ServerOptions options;
   std::unique_ptr<lorastack::Engine> engine;
   std::string model_name;   ///< file stem of the model
+  std::string model_sha256; ///< SHA-256 of a single-file model (pipeline/parameters.h); "" for a diffusers folder
   std::string description;  ///< Engine::describe()
   int size_multiple = 64;
   std::unique_ptr<LoraLibrary> loras;

@@ -303,7 +303,8 @@ void JobQueue::run(const std::shared_ptr<Job>& job) {
         // the torch CUDA generator gives image b of a batch the seed + b (A1111); the CPU one draws the whole
         // batch from one seed
         const uint64_t seed = req.rng == "cuda" ? req.seed + static_cast<uint64_t>(i) : req.seed;
-        std::string text = lorastack::image_parameters(result.parameters, seed, i, n);
+        std::string text =
+            lorastack::with_model_hash(lorastack::image_parameters(result.parameters, seed, i, n), options_.model_hash);
         lorastack::write_png(path, result.images[static_cast<size_t>(i)], text);
         files.push_back(path);
         seeds.push_back(seed);

@@ -30,6 +30,8 @@ struct QueueOptions {
   std::string output_dir;      ///< where PNG files are written (must exist)
   bool delete_evicted = true;  ///< remove a forgotten job's PNG files
   lorastack::LoraMode lora_mode = lorastack::LoraMode::Auto;
+  /// A1111 "Model hash" written into every image's parameters (pipeline/parameters.h); "" = left out.
+  std::string model_hash;
   /// Called by the worker after every sampling step, outside the lock (tests use it to hold a job running).
   std::function<void(const std::string& job_id, int step, int total)> step_hook;
 };

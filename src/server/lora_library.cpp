@@ -141,6 +141,12 @@ LoraEntry LoraLibrary::resolve(const std::string& name, const std::string& field
     if (hits.empty())
       for (const auto& e : entries_)
         if (fs::path(e.rel_path).stem().string() == wanted) hits.push_back(&e);
+    // A1111 also takes the alias /sdapi/v1/loras lists (ss_output_name), after the names
+    if (hits.empty()) {
+      const std::vector<LoraInfo> infos = infos_locked();  // one per entry, in the same order
+      for (size_t i = 0; i < entries_.size() && i < infos.size(); ++i)
+        if (infos[i].alias == name) hits.push_back(&entries_[i]);
+    }
     if (hits.size() > 1) {
       // the same stem with several extensions: prefer .safetensors, as resolve_lora does
       std::vector<const LoraEntry*> st;
@@ -184,6 +190,10 @@ LoraEntry LoraLibrary::resolve(const std::string& name, const std::string& field
 std::vector<LoraInfo> LoraLibrary::list(bool rescan) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!scanned_ || rescan) scan_locked();
+  return infos_locked();
+}
+
+std::vector<LoraInfo> LoraLibrary::infos_locked() {
   std::vector<LoraInfo> out;
   std::map<std::string, Cached> kept;
   for (const auto& e : entries_) {

@@ -42,8 +42,9 @@ class LoraLibrary {
   /// The canonical folder ("" when disabled).
   const std::string& root() const { return root_; }
 
-  /// Resolve `name` — a listed name, a file stem, or a path relative to the folder with or without extension —
-  /// to one file inside the folder. `field` names the request field in errors ("loras[1].name", "prompt").
+  /// Resolve `name` — a listed name, a file stem, a path relative to the folder with or without extension, or
+  /// else a listed alias (ss_output_name; A1111 resolves `<lora:ALIAS:w>` too) — to one file inside the folder.
+  /// `field` names the request field in errors ("loras[1].name", "prompt").
   /// Throws ApiError: 422 when disabled, empty, unknown or ambiguous; 403 for an absolute path, a '..'
   /// component, or a file (symlink) whose target is outside the folder; 400 for control characters.
   LoraEntry resolve(const std::string& name, const std::string& field);
@@ -58,6 +59,8 @@ class LoraLibrary {
     std::filesystem::file_time_type mtime;
   };
   void scan_locked();
+  /// LoraInfo of every entry (headers re-read only for changed files); under the lock.
+  std::vector<LoraInfo> infos_locked();
   bool inside(const std::filesystem::path& canonical) const;
 
   std::string root_;

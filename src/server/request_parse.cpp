@@ -5,6 +5,7 @@
 
 #include "adapters/block_weights.h"
 #include "pipeline/limits.h"
+#include "pipeline/parameters.h"
 #include "runtime/error.h"
 #include "server/api_error.h"
 #include "server/base64.h"
@@ -25,10 +26,7 @@ struct Common {
 };
 
 std::string tag_for(const JobLora& l) {
-  if (l.name.find_first_of(":<>") != std::string::npos) return "";
-  const std::string lbw = l.block_weights.empty() ? "" : ":lbw=" + l.block_weights;
-  if (l.strength == l.te_strength) return fmt::format("<lora:{}:{}{}>", l.name, l.strength, lbw);
-  return fmt::format("<lora:{}:{}:{}{}>", l.name, l.te_strength, l.strength, lbw);  // A1111 order: te, then unet
+  return lorastack::a1111_lora_tag(l.name, l.strength, l.te_strength, l.block_weights);
 }
 
 void check_strength(float v, const std::string& field, const std::string& what) {

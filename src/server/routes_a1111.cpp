@@ -4,6 +4,7 @@
 #include <ctime>
 #include <filesystem>
 
+#include "pipeline/parameters.h"
 #include "server/base64.h"
 #include "server/context.h"
 #include "server/json_fields.h"
@@ -44,7 +45,8 @@ nlohmann::json txt2img_info(const ServerContext& ctx, const Job& job, const JobV
           {"restore_faces", false},
           {"face_restoration_model", nullptr},
           {"sd_model_name", ctx.model_name},
-          {"sd_model_hash", nullptr},
+          {"sd_model_hash", ctx.model_sha256.empty() ? nlohmann::json(nullptr)
+                                                     : nlohmann::json(ctx.model_sha256.substr(0, 10))},
           {"sd_vae_name", nullptr},
           {"sd_vae_hash", nullptr},
           {"seed_resize_from_w", -1},
@@ -58,7 +60,7 @@ nlohmann::json txt2img_info(const ServerContext& ctx, const Job& job, const JobV
           {"job_timestamp", job_timestamp(v.created)},
           {"clip_skip", r.clip_skip},
           {"is_using_inpainting_conditioning", false},
-          {"version", "lorastack 0.1.0"},
+          {"version", "lorastack " + lorastack::version()},
           {"job_id", job.id}};
 }
 
@@ -111,10 +113,12 @@ void add_a1111_routes(httplib::Server& svr, ServerContext& ctx) {
   }));
 
   svr.Get("/sdapi/v1/sd-models", guarded([&ctx](const httplib::Request&, httplib::Response& res) {
+    const std::string& sha = ctx.model_sha256;  // A1111: "hash" = sha256[0:10] (CheckpointInfo.shorthash)
     send_json(res, 200, nlohmann::json::array({{{"title", ctx.model_name},
                                                 {"model_name", ctx.model_name},
-                                                {"hash", nullptr},
-                                                {"sha256", nullptr},
+                                                {"hash", sha.empty() ? nlohmann::json(nullptr)
+                                                                     : nlohmann::json(sha.substr(0, 10))},
+                                                {"sha256", sha.empty() ? nlohmann::json(nullptr) : nlohmann::json(sha)},
                                                 {"filename", ctx.options.model.model},
                                                 {"config", ctx.options.model.config_yaml.empty()
                                                                ? nlohmann::json(nullptr)

@@ -2,6 +2,7 @@
 // GET /v1/jobs/{id}/events (server-sent events); GET /v1/jobs/{id}/images/{k}.png; GET /v1/server.
 #include <chrono>
 
+#include "pipeline/parameters.h"
 #include "server/context.h"
 #include "server/json_fields.h"
 
@@ -133,7 +134,7 @@ void add_native_routes(httplib::Server& svr, ServerContext& ctx) {
       active.push_back({{"name", l.name}, {"strength", l.strength}, {"te_strength", l.te_strength}});
     send_json(res, 200,
               {{"name", "lorastack"},
-               {"version", "0.1.0"},
+               {"version", lorastack::version()},
                {"model", {{"name", ctx.model_name}, {"description", ctx.description}, {"size_multiple", ctx.size_multiple},
                           {"device", ctx.options.model.device}}},
                {"lora_dir", ctx.loras->root()},

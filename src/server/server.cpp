@@ -9,9 +9,11 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <iostream>
 #include <thread>
 
+#include "pipeline/parameters.h"
 #include "server/context.h"
 
 namespace ls::server {
@@ -44,7 +46,17 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   if (options.port < 0 || options.port > 65535) ls::fail("--port {}: must be in 0..65535", options.port);
   ctx.options = options;
   ctx.loras = std::make_unique<LoraLibrary>(options.lora_dir);
+  // The checkpoint's SHA-256 (A1111 "Model hash", /sdapi/v1/sd-models) is read while the model loads; an
+  // unreadable file is the Engine's error to report, so a failed hash only leaves the hash out.
+  auto sha256 = std::async(std::launch::async, [path = options.model.model] {
+    try {
+      return lorastack::checkpoint_sha256(path);
+    } catch (const std::exception&) {
+      return std::string();
+    }
+  });
   ctx.engine = std::make_unique<lorastack::Engine>(options.model);
+  ctx.model_sha256 = sha256.get();
   ctx.description = ctx.engine->describe();
   ctx.size_multiple = ctx.engine->size_multiple();
   std::filesystem::path mp(options.model.model);
@@ -67,6 +79,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   q.output_dir = ctx.output_dir;
   q.delete_evicted = impl_->own_output_dir;
   q.lora_mode = options.lora_mode;
+  q.model_hash = ctx.model_sha256.substr(0, 10);
   q.step_hook = options.step_hook;
   ctx.queue = std::make_unique<JobQueue>(*ctx.engine, q);
 
@@ -84,12 +97,21 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   // refuses such bodies above 8 KiB (its CPPHTTPLIB_FORM_URL_ENCODED_PAYLOAD_MAX_LENGTH) with a 413 before any
   // handler runs. No endpoint here takes form data, so the header is relabelled as JSON before the body is read
   // (the Request object httplib passes is its own non-const local).
+  // A request with neither Content-Length nor Transfer-Encoding has an empty body (RFC 9112 §6.3; `curl -X POST`
+  // sends such requests to /sdapi/v1/interrupt, and A1111 answers them), but cpp-httplib 0.11 reads such a POST
+  // body to the end of the connection and answers 400: say "Content-Length: 0" for it before the body is read.
   http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
     auto& headers = const_cast<httplib::Request&>(req).headers;
-    for (auto it = headers.begin(); it != headers.end(); ++it)
+    bool has_length = false;
+    for (auto it = headers.begin(); it != headers.end(); ++it) {
       if (strcasecmp(it->first.c_str(), "Content-Type") == 0 &&
           it->second.rfind("application/x-www-form-urlencoded", 0) == 0)
         it->second = "application/json";
+      if (strcasecmp(it->first.c_str(), "Content-Length") == 0 ||
+          strcasecmp(it->first.c_str(), "Transfer-Encoding") == 0)
+        has_length = true;
+    }
+    if (!has_length) headers.emplace("Content-Length", "0");
     return httplib::Server::HandlerResponse::Unhandled;
   });
   http.set_keep_alive_timeout(2);

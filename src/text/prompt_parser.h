@@ -10,8 +10,8 @@
 //   BREAK (a whole word, surrounded by any whitespace) ends the current chunk
 //   runs of equal weight are merged; an empty prompt is [("", 1.0)]
 // Weights are multiplied in double precision as A1111 does (1.1·1.1·1.3 = 1.5730000000000004) and become
-// float32 only as token multipliers. Prompt-editing syntax ([a:b:0.5], [a|b]) is not interpreted: it is
-// parsed as emphasis text exactly as parse_prompt_attention alone would.
+// float32 only as token multipliers. Prompt-editing syntax ([a:b:0.5], [a|b]) is not interpreted here: the
+// engine resolves it first (text/prompt_schedule.h) and passes each step's plain text to this parser.
 #pragma once
 
 #include <string>

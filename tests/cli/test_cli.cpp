@@ -10,61 +10,16 @@
 #include "image/grid.h"
 #include "image/image.h"
 #include "image/text.h"
+#include "cli_run.h"
 #include "io/safetensors.h"
 
 namespace {
 
-const std::string kRef = std::string(LS_SHARED_DIR) + "/refsuite/";
-const std::string kModel = kRef + "model/tiny-sd1";  // diffusers folder with its tokenizer
-const std::string kAdapters = kRef + "adapters";
-const std::string kLora = kAdapters + "/lora_a/lora_a_kohya.safetensors";
-// small and quick: 64×64 (the tiny UNet's size multiple), 3 steps
-const std::string kGen = " generate -m " + kModel + " -W 64 -H 64 --steps 3 -q";
-
-struct Result {
-  int rc;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), {});
-}
-
-std::string dir_for(const std::string& name) {
-  std::string d = ::testing::TempDir() + "/cli-" + name;
-  std::filesystem::remove_all(d);
-  std::filesystem::create_directories(d);
-  return d;
-}
-
-Result run(const std::string& args, const std::string& env = "") {
-  // one pair of files per process: ctest runs the tests of this binary in parallel processes
-  const std::string tag = std::to_string(getpid());
-  const std::string o = ::testing::TempDir() + "/cli-stdout-" + tag + ".txt",
-                    e = ::testing::TempDir() + "/cli-stderr-" + tag + ".txt";
-  std::string cmd = env + (env.empty() ? "" : " ") + std::string(LS_CLI_PATH) + " " + args + " > " + o + " 2> " + e;
-  int rc = std::system(cmd.c_str());
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(o), slurp(e)};
-}
-
-std::vector<std::string> lines(const std::string& s) {
-  std::vector<std::string> v;
-  size_t a = 0;
-  for (size_t b; (b = s.find('\n', a)) != std::string::npos; a = b + 1) v.push_back(s.substr(a, b - a));
-  if (a < s.size()) v.push_back(s.substr(a));
-  return v;
-}
-
-std::string parameters_of(const std::string& path) {
-  std::map<std::string, std::string> text;
-  ls::image::read_image(path, &text);
-  return text["parameters"];
-}
+using namespace cli_test;
 
 TEST(Cli, HelpIsCompleteWithExamples) {
   for (std::string sub : {"", "generate", "model init", "model info", "lora inspect", "lora convert",
-                                 "lora resize", "lora extract", "lora merge", "models list"}) {
+                                 "lora resize", "lora extract", "lora merge", "models list", "serve", "train"}) {
     Result r = run(sub + " --help");
     EXPECT_EQ(r.rc, 0) << sub;
     EXPECT_NE(r.out.find("Usage:"), std::string::npos) << sub;
@@ -82,7 +37,7 @@ TEST(Cli, BadInputGivesOneLineSayingWhatToDo) {
       {"", "give a command: generate, model, lora, models"},
       {"lora", "give a command: inspect, convert"},
       {"generate -p x", "--model is required (see 'lorastack generate --help')"},
-      {m + " --bogus", "not expected: --bogus"},
+      {m + " --bogus", "unknown option '--bogus' (see 'lorastack generate --help')"},
       {m + " --batch-count 0", "--batch-count"},
       {m + " -o out.gif", "name the output .png, .jpg / .jpeg or .webp"},
       {m + " -o '{nope}.png'", "unknown field {nope}; fields: seed"},
@@ -161,7 +116,9 @@ TEST(Cli, JpegAndWebpCarryParametersWithLoraHashes) {
     Result r = run(kGen + " -p 'a red fox' --lora " + kLora + ":0.7 -o " + d + "/x." + ext);
     ASSERT_EQ(r.rc, 0) << r.err;
     std::string p = parameters_of(d + "/x." + ext);
-    EXPECT_NE(p.find("a red fox\nSteps: 3, Sampler: Euler"), std::string::npos) << ext << ": " << p;
+    // the --lora adapter is written into the prompt as A1111 writes its tags
+    EXPECT_NE(p.find("a red fox <lora:lora_a_kohya:0.7>\nSteps: 3, Sampler: Euler"), std::string::npos)
+        << ext << ": " << p;
     EXPECT_NE(p.find("Lora hashes: \"lora_a_kohya: 3d2b3c2180ef\""), std::string::npos) << ext << ": " << p;
     ls::image::Image im = ls::image::read_image(d + "/x." + ext);
     EXPECT_EQ(im.width, 64);

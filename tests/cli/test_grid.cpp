@@ -71,4 +71,68 @@ TEST(Grid, LayoutPastesCellsAndLabels) {
   EXPECT_THROW(make_grid(cells, 3, {"only one"}, {}, label_font_path()), ls::Error);
 }
 
+// Words (split at spaces) of `lines` joined again: a line break inside a word shows up as a word that is not in
+// `words`.
+std::vector<std::string> words_of(const std::vector<std::string>& lines) {
+  std::vector<std::string> w;
+  for (const auto& l : lines) {
+    size_t a = 0;
+    for (;;) {
+      size_t b = l.find(' ', a);
+      if (b == std::string::npos) b = l.size();
+      if (b > a) w.push_back(l.substr(a, b - a));
+      if (b == l.size()) break;
+      a = b + 1;
+    }
+  }
+  return w;
+}
+
+TEST(Grid, LabelsWrapAtSpacesAndCommasNotInsideWords) {
+  Font f(label_font_path(), 14);
+  const std::string label = "Prompt S/R: a photo of a castle, watercolor, ink sketch";
+  const auto all = words_of({label});
+  for (int width = f.text_width("watercolor,") + 1; width < f.text_width(label); width += 7) {
+    auto lines = wrap_label(f, label, width);
+    EXPECT_GT(lines.size(), 1u) << width;
+    for (const auto& l : lines) {
+      EXPECT_LE(f.text_width(l), width) << l;
+      EXPECT_FALSE(l.empty() || l.front() == ' ' || l.back() == ' ') << "'" << l << "'";
+    }
+    EXPECT_EQ(words_of(lines), all) << width;  // every word whole, in order
+  }
+  // commas without spaces are break points too, and the comma stays with the word before it
+  const int w = f.text_width("cat,dog,bird,hor");  // "horse," does not fit after "bird,"
+  auto lines = wrap_label(f, "cat,dog,bird,horse,cow", w);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "cat,dog,bird,");
+  EXPECT_EQ(lines[1], "horse,cow");
+  // Font::wrap alone breaks such a label inside "horse"; wrap_label does not
+  auto plain = f.wrap("cat,dog,bird,horse,cow", w);
+  EXPECT_NE(plain, lines);
+  // only a word wider than the line is broken inside, its pieces in order and within the width
+  const std::string longword = "supercalifragilisticexpialidocious";
+  lines = wrap_label(f, "a " + longword + " b", f.text_width("supercali"));
+  ASSERT_GE(lines.size(), 4u);
+  EXPECT_EQ(lines.front(), "a");
+  std::string joined;  // the pieces in order, nothing lost (spaces aside)
+  for (const auto& l : lines)
+    for (char c : l)
+      if (c != ' ') joined += c;
+  EXPECT_EQ(joined, "a" + longword + "b");
+  for (const auto& l : lines) EXPECT_LE(f.text_width(l), f.text_width("supercali")) << l;
+  // fits: one line; '\n' starts a line; an empty label is one empty line
+  EXPECT_EQ(wrap_label(f, "a: 0.5", 500), (std::vector<std::string>{"a: 0.5"}));
+  EXPECT_EQ(wrap_label(f, "a\nb", 500), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(wrap_label(f, "", 500), (std::vector<std::string>{""}));
+  // the grid's column label height follows wrap_label
+  std::vector<Image> cells(2, solid(64, 48, 0));
+  GridLayout L = grid_layout(cells, 2, {"cat,dog,bird,horse,cow,sheep", "x"}, {}, label_font_path());
+  Font lf(label_font_path(), L.font_px);
+  const int col_width = 64 - std::max(4, L.font_px / 4);  // grid.cpp col_text_width
+  const int lines_needed = static_cast<int>(wrap_label(lf, "cat,dog,bird,horse,cow,sheep", col_width).size());
+  EXPECT_GT(lines_needed, 1);
+  EXPECT_EQ(L.label_height, lines_needed * lf.line_height() + 2 * std::max(4, L.font_px / 2));
+}
+
 }  // namespace

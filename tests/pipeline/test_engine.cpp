@@ -32,6 +32,13 @@ double max_diff(const ls::Tensor& a, const ls::Tensor& b) {
 }
 ls::Tensor f32(const ls::io::TensorFile& f, const std::string& k) { return f.get(k).to(ls::DType::F32); }
 
+lorastack::ModelOptions options(const std::string& model, const std::string& tokenizer_dir = "") {
+  lorastack::ModelOptions o;
+  o.model = model;
+  o.tokenizer_dir = tokenizer_dir;
+  return o;
+}
+
 std::string tmp(const std::string& name) {
   auto d = std::filesystem::temp_directory_path() / "lorastack-test-pipeline";
   std::filesystem::create_directories(d);
@@ -88,7 +95,7 @@ class Txt2Img : public ::testing::TestWithParam<Case> {};
 TEST_P(Txt2Img, MatchesDiffusersPipeline) {
   const Case c = GetParam();
   auto ref = ls::io::read_safetensors(kRef + "reference/" + c.file);
-  lorastack::Engine engine({.model = kRef + "model/tiny-sd1", .tokenizer_dir = kTok});
+  lorastack::Engine engine(options(kRef + "model/tiny-sd1", kTok));
   auto r = refsuite_request(ref, c, c.sampler);
   check_result(ref, r, engine.generate(r));
 }
@@ -110,7 +117,7 @@ TEST(Txt2Img, ThreeFileFormsGiveIdenticalImages) {
   auto ref = ls::io::read_safetensors(kRef + "reference/txt2img_euler.safetensors");
   std::vector<std::vector<uint8_t>> images;
   for (std::string m : {"model/tiny-sd1", "model/tiny-sd1.safetensors", "model/tiny-sd1.ckpt"}) {
-    lorastack::Engine engine({.model = kRef + m, .tokenizer_dir = kTok});
+    lorastack::Engine engine(options(kRef + m, kTok));
     auto r = refsuite_request(ref, {"", "euler", "normal"}, "forms");
     r.steps = 3;
     images.push_back(engine.generate(r).images.at(0).rgb);
@@ -123,7 +130,7 @@ TEST(Txt2Img, StackedLorasMatchDiffusers) {
   // refsuite README §5 txt2img_g: the Euler run with lora_a at 0.7 and locon_b at 0.4 on UNet and TE.
   auto ref = ls::io::read_safetensors(kRef + "adapters/txt2img_g/expected.safetensors");
   for (auto mode : {lorastack::LoraMode::Fuse, lorastack::LoraMode::Runtime}) {
-    lorastack::Engine engine({.model = kRef + "model/tiny-sd1.safetensors", .tokenizer_dir = kTok});
+    lorastack::Engine engine(options(kRef + "model/tiny-sd1.safetensors", kTok));
     engine.set_loras({{kRef + "adapters/lora_a/lora_a_kohya.safetensors", 0.7f, 0.7f},
                       {kRef + "adapters/locon_b/locon_b_kohya.safetensors", 0.4f, 0.4f}},
                      mode);
@@ -202,7 +209,7 @@ TEST(Txt2Img, BuiltInTinyModelRuns) {
   std::string dir = tmp("tiny-init");
   std::filesystem::remove_all(dir);
   lorastack::init_model("tiny", "", 1, dir);
-  lorastack::Engine engine({.model = dir});
+  lorastack::Engine engine(options(dir));
   lorastack::GenerateRequest r;
   r.prompt = "a photo of a cat";
   r.steps = 2;

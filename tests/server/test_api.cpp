@@ -523,7 +523,9 @@ TEST_F(ServerApi, LoraNamesInsideTheFolderResolve) {
                                  "loha_c_lycoris", "sub/loha_c_lycoris.safetensors", "./lora_a_kohya"}) {
     auto r = http().post("/v1/jobs", small({{"loras", {{{"name", name}}}}}));
     EXPECT_EQ(r.status, 202) << name << ": " << r.body;
-    if (r.status == 202) EXPECT_EQ(wait_job(r.j["id"])["status"], "done") << name;
+    if (r.status == 202) {
+      EXPECT_EQ(wait_job(r.j["id"])["status"], "done") << name;
+    }
   }
 }
 

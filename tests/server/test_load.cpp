@@ -304,7 +304,9 @@ TEST(ServerLoad, TwoHundredConcurrentRequests) {
   ::testing::Test::RecordProperty("rss_before_bytes", std::to_string(rss_before));
   ::testing::Test::RecordProperty("rss_after_bytes", std::to_string(rss_after));
   ::testing::Test::RecordProperty("seconds", std::to_string(seconds));
-  if (!kSanitized) EXPECT_LT(static_cast<double>(rss_after) - static_cast<double>(rss_before), 32 * mib);
+  if (!kSanitized) {
+    EXPECT_LT(static_cast<double>(rss_after) - static_cast<double>(rss_before), 32 * mib);
+  }
 
   // SIGTERM: a clean exit
   kill(child.pid, SIGTERM);

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include <unistd.h>
 
@@ -119,6 +120,33 @@ TEST_F(LoraFolder, NamesPathsAndCollisions) {
   touch("later.safetensors");
   EXPECT_EQ(lib.resolve("later", "f").rel_path, "later.safetensors");
   EXPECT_EQ(lib.resolve("unique", "f").path, fs::canonical(root_ / "unique.safetensors").string());
+}
+
+TEST_F(LoraFolder, AliasesResolveAfterNames) {
+  // A1111 takes the alias /sdapi/v1/loras lists (ss_output_name) in <lora:ALIAS:w> too
+  auto with_alias = [&](const std::string& rel, const std::string& alias) {
+    const std::string header = "{\"__metadata__\":{\"ss_output_name\":\"" + alias + "\"}}";
+    std::ofstream f(root_ / rel, std::ios::binary);
+    const uint64_t n = header.size();
+    for (int i = 0; i < 8; ++i) f.put(static_cast<char>((n >> (8 * i)) & 0xff));
+    f << header;
+  };
+  with_alias("first.safetensors", "my style v2");
+  with_alias("a/twin1.safetensors", "twins");
+  with_alias("b/twin2.safetensors", "twins");
+  with_alias("shadow.safetensors", "unique");  // an alias equal to another file's name: the name wins
+  LoraLibrary lib(root_.string());
+  std::map<std::string, std::string> alias_of;
+  for (auto& l : lib.list()) alias_of[l.entry.name] = l.alias;
+  EXPECT_EQ(alias_of["first"], "my style v2");
+  EXPECT_EQ(lib.resolve("my style v2", "prompt").rel_path, "first.safetensors");
+  EXPECT_EQ(lib.resolve("first", "prompt").rel_path, "first.safetensors");
+  EXPECT_EQ(lib.resolve("unique", "prompt").rel_path, "unique.safetensors");
+  EXPECT_EQ(lib.resolve("shadow", "prompt").rel_path, "shadow.safetensors");
+  auto twins = api_error_of([&] { lib.resolve("twins", "prompt"); });
+  EXPECT_EQ(twins.status(), 422);
+  EXPECT_NE(std::string(twins.what()).find("matches 2 files"), std::string::npos) << twins.what();
+  EXPECT_EQ(api_error_of([&] { lib.resolve("my style v3", "prompt"); }).status(), 422);
 }
 
 TEST_F(LoraFolder, WithoutFolderEveryLoraIs422) {
