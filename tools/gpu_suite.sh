@@ -125,6 +125,9 @@ emoji)
   export LORASTACK=/tmp/ls/bin/lorastack DATA=.ref/emoji/data WORK=/tmp/ework
   mkdir -p "$WORK" && cp -r .ref/emoji/tokenizer "$WORK/tokenizer"
   "$LORASTACK" model init --arch emoji --seed 1 --tokenizer "$WORK/tokenizer" -o "$WORK/init" >/dev/null
+  # where a step's time goes (runtime/profile.h: ops synchronised one by one, so only the shares count)
+  LORASTACK_PROFILE=1 BASE_STEPS=10 BASE_SAVE_EVERY=0 tools/emoji/train_default.sh base > "$out/profile.log" 2>&1 || true
+  grep -A14 "lorastack profile" "$out/profile.log" | head -45
   BASE_STEPS=40 BASE_SAVE_EVERY=0 tools/emoji/train_default.sh base > "$out/probe.log" 2>&1 || true
   tail -3 "$out/probe.log"
   # the printed it/s counts from the start (load, latent caching): the loop's own rate from two progress lines

@@ -19,6 +19,7 @@
 #include "pipeline/parameters.h"
 #include "runtime/ops.h"
 #include "sampling/rng.h"
+#include "runtime/profile.h"
 #include "sampling/sampler.h"
 #include "text/clip_tokenizer.h"
 #include "text/prompt_parser.h"
@@ -187,6 +188,7 @@ std::vector<LoraReport> Engine::set_loras(const std::vector<LoraSpec>& stack, Lo
 }
 
 Tensor Engine::Impl::encode_text(const std::string& text, int clip_skip) const {
+  LS_PROFILE_PHASE("encode prompt text");
   const auto& tc = model.text_config;
   if (clip_skip < 1 || clip_skip > tc.num_hidden_layers)
     ls::fail("clip skip {} out of range 1..{}", clip_skip, tc.num_hidden_layers);
@@ -401,6 +403,7 @@ GenerateResult Engine::generate(const GenerateRequest& req, const ProgressFn& pr
   Tensor img_cond_dev = image_cond;
   if (image_cond.defined() && m.device != ls::Device::CPU) img_cond_dev = image_cond.to_device(m.device).to(m.compute);
   auto unet = [&](const Tensor& x, float timestep, const Tensor& ctx) {
+    LS_PROFILE_PHASE("UNet call (copies in/out included)");
     Tensor in = x;
     if (m.device != ls::Device::CPU) in = in.to_device(m.device).to(m.compute);
     if (img_cond_dev.defined()) {
@@ -411,6 +414,7 @@ GenerateResult Engine::generate(const GenerateRequest& req, const ProgressFn& pr
     return Impl::host_f32(m.comp->unet->forward(in, t, ctx));  // sampler math stays on the CPU
   };
   auto denoise = [&](const Tensor& x, float timestep) {
+    LS_PROFILE_PHASE("denoiser call (UNet + CFG)");
     select_conds(denoiser_calls++);
     if (!cfg) return unet(x, timestep, context);
     Tensor u, c;
@@ -429,12 +433,16 @@ GenerateResult Engine::generate(const GenerateRequest& req, const ProgressFn& pr
   auto on_step = [&](int step, int total, const Tensor&) {
     if (progress) progress(step + 1, total);
   };
+  std::optional<ls::profile::Scope> phase(std::in_place, "sampling (denoiser calls included)", nullptr, true);
   Tensor latents =
       ls::sampling::sample(spec, m.model.scheduler_config, noise, denoise, step_noise, on_step, lat);
+  phase.reset();
   if (!req.save_latents.empty()) ls::io::write_safetensors(req.save_latents, {{"latents", latents}});
 
+  phase.emplace("VAE decode", nullptr, true);
   Tensor decoded =
       Impl::host_f32(m.comp->vae->decode(ls::ops::scale(latents, 1.0f / m.model.vae_config.scaling_factor)));
+  phase.reset();
   GenerateResult result;
   for (auto& im : ls::image::from_tensor(decoded)) result.images.push_back({im.width, im.height, std::move(im.rgb)});
 

@@ -2,6 +2,8 @@
 // execution order; backward walks it once in reverse.
 #include "runtime/autograd.h"
 
+#include "runtime/profile.h"
+
 #include "runtime/ops.h"
 
 namespace ls::autograd {
@@ -17,6 +19,7 @@ struct Node {
   std::vector<Device> devices;
   std::shared_ptr<Meta> output;
   BackwardFn fn;
+  const char* op = "";  ///< profile::current_op() when recorded (LORASTACK_PROFILE labels)
 };
 
 }  // namespace
@@ -107,6 +110,7 @@ void record_node(Tensor& output, const std::vector<Tensor>& inputs, BackwardFn f
   out->generation = tape->generation;
   n.output = out;
   n.fn = std::move(fn);
+  n.op = profile::current_op();
   tape->nodes.push_back(std::move(n));
   output.set_grad_meta(std::move(out));
 }
@@ -142,7 +146,11 @@ void backward(const Tensor& root, const Tensor& grad_root) {
     if (!n.output->grad.defined()) continue;
     Tensor g = std::move(n.output->grad);
     n.output->grad = Tensor{};
-    std::vector<Tensor> gin = n.fn(g);
+    std::vector<Tensor> gin;
+    {
+      profile::Scope ps(*n.op ? n.op : "unlabelled", " backward");
+      gin = n.fn(g);
+    }
     n.fn = nullptr;  // frees what the op saved
     if (gin.size() != n.inputs.size())
       fail("autograd::backward: an op returned {} gradients for {} inputs", gin.size(), n.inputs.size());

@@ -7,6 +7,7 @@
 #include "runtime/autograd.h"
 #include "runtime/cpu/backward.h"
 #include "runtime/dispatch.h"
+#include "runtime/profile.h"
 
 namespace ls::ops {
 namespace {
@@ -79,6 +80,7 @@ Tensor sum_trailing_raw(const Tensor& x, int64_t inner) {
 }  // namespace
 
 Tensor sum_leading(const Tensor& x, int64_t cols) {
+  LS_PROFILE("sum_leading");
   Tensor y = sum_leading_raw(x, cols);
   if (autograd::needs_grad({&x})) {
     const Shape xs = x.shape();
@@ -90,6 +92,7 @@ Tensor sum_leading(const Tensor& x, int64_t cols) {
 }
 
 Tensor sum_trailing(const Tensor& x, int64_t inner) {
+  LS_PROFILE("sum_trailing");
   Tensor y = sum_trailing_raw(x, inner);
   if (autograd::needs_grad({&x})) {
     const int64_t outer = x.numel() / inner;

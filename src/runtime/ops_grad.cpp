@@ -8,6 +8,7 @@
 #include "runtime/ops.h"
 #include "runtime/ops_backward.h"
 #include "runtime/ops_forward.h"
+#include "runtime/profile.h"
 
 namespace ls::ops {
 namespace {
@@ -45,6 +46,7 @@ Tensor slice_dim(const Tensor& x, int d, int64_t start, int64_t len) {
 }  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  LS_PROFILE("linear");
   Tensor y = fwd::linear(x, weight, bias);
   if (needs_grad({&x, &weight, &bias}))
     record(y, {x, weight, bias}, [x, weight, bias](const Tensor& g) {
@@ -58,6 +60,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, float alpha) {
+  LS_PROFILE("matmul");
   Tensor y = fwd::matmul(a, b, ta, tb, alpha);
   if (needs_grad({&a, &b}))
     record(y, {a, b}, [a, b, ta, tb, alpha](const Tensor& g) {
@@ -70,6 +73,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, float alpha) {
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int stride, int padding, int groups) {
+  LS_PROFILE("conv2d");
   Tensor y = fwd::conv2d(x, weight, bias, stride, padding, groups);
   if (needs_grad({&x, &weight, &bias}))
     record(y, {x, weight, bias}, [x, weight, bias, stride, padding, groups](const Tensor& g) {
@@ -82,12 +86,14 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int str
 }
 
 Tensor upsample_nearest2x(const Tensor& x) {
+  LS_PROFILE("upsample_nearest2x");
   Tensor y = fwd::upsample_nearest2x(x);
   if (needs_grad({&x})) record(y, {x}, [](const Tensor& g) { return Grads{upsample_nearest2x_backward(g)}; });
   return y;
 }
 
 Tensor pad_right_bottom(const Tensor& x, int right, int bottom) {
+  LS_PROFILE("pad_right_bottom");
   Tensor y = fwd::pad_right_bottom(x, right, bottom);
   if (needs_grad({&x})) {
     const int64_t h = x.dim(2), w = x.dim(3);
@@ -97,6 +103,7 @@ Tensor pad_right_bottom(const Tensor& x, int right, int bottom) {
 }
 
 Tensor group_norm(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta, float eps, bool silu) {
+  LS_PROFILE("group_norm");
   Tensor y = fwd::group_norm(x, groups, gamma, beta, eps, silu);
   if (needs_grad({&x, &gamma, &beta}))
     record(y, {x, gamma, beta}, [x, groups, gamma, beta, eps, silu](const Tensor& g) {
@@ -106,6 +113,7 @@ Tensor group_norm(const Tensor& x, int groups, const Tensor& gamma, const Tensor
 }
 
 Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps) {
+  LS_PROFILE("layer_norm");
   Tensor y = fwd::layer_norm(x, gamma, beta, eps);
   if (needs_grad({&x, &gamma, &beta}))
     record(y, {x, gamma, beta}, [x, gamma, eps](const Tensor& g) { return layer_norm_backward(g, x, gamma, eps); });
@@ -113,30 +121,35 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, floa
 }
 
 Tensor silu(const Tensor& x) {
+  LS_PROFILE("silu");
   Tensor y = fwd::silu(x);
   if (needs_grad({&x})) record(y, {x}, [x](const Tensor& g) { return Grads{silu_backward(x, g)}; });
   return y;
 }
 
 Tensor gelu(const Tensor& x) {
+  LS_PROFILE("gelu");
   Tensor y = fwd::gelu(x);
   if (needs_grad({&x})) record(y, {x}, [x](const Tensor& g) { return Grads{gelu_backward(x, g)}; });
   return y;
 }
 
 Tensor quick_gelu(const Tensor& x) {
+  LS_PROFILE("quick_gelu");
   Tensor y = fwd::quick_gelu(x);
   if (needs_grad({&x})) record(y, {x}, [x](const Tensor& g) { return Grads{quick_gelu_backward(x, g)}; });
   return y;
 }
 
 Tensor geglu(const Tensor& x) {
+  LS_PROFILE("geglu");
   Tensor y = fwd::geglu(x);
   if (needs_grad({&x})) record(y, {x}, [x](const Tensor& g) { return Grads{geglu_backward(x, g)}; });
   return y;
 }
 
 Tensor add(const Tensor& a, const Tensor& b) {
+  LS_PROFILE("add");
   Tensor y = fwd::add(a, b);
   if (needs_grad({&a, &b})) {
     int64_t inner;
@@ -147,6 +160,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
+  LS_PROFILE("sub");
   Tensor y = fwd::sub(a, b);
   if (needs_grad({&a, &b})) {
     int64_t inner;
@@ -159,6 +173,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
+  LS_PROFILE("mul");
   Tensor y = fwd::mul(a, b);
   if (needs_grad({&a, &b})) {
     int64_t inner;
@@ -171,24 +186,28 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor scale(const Tensor& x, float s) {
+  LS_PROFILE("scale");
   Tensor y = fwd::scale(x, s);
   if (needs_grad({&x})) record(y, {x}, [s](const Tensor& g) { return Grads{scale(g, s)}; });
   return y;
 }
 
 Tensor axpby(float a, const Tensor& x, float b, const Tensor& y) {
+  LS_PROFILE("axpby");
   Tensor r = fwd::axpby(a, x, b, y);
   if (needs_grad({&x, &y})) record(r, {x, y}, [a, b](const Tensor& g) { return Grads{scale(g, a), scale(g, b)}; });
   return r;
 }
 
 Tensor softmax(const Tensor& x) {
+  LS_PROFILE("softmax");
   Tensor y = fwd::softmax(x);
   if (needs_grad({&x})) record(y, {x}, [y = y.detach()](const Tensor& g) { return Grads{softmax_backward(y, g)}; });
   return y;
 }
 
 Tensor cat(const std::vector<Tensor>& xs, int dim) {
+  LS_PROFILE("cat");
   Tensor y = fwd::cat(xs, dim);
   bool any = false;
   for (const Tensor& t : xs) any = any || needs_grad({&t});
@@ -210,6 +229,7 @@ Tensor cat(const std::vector<Tensor>& xs, int dim) {
 }
 
 std::vector<Tensor> chunk(const Tensor& x, int n, int dim) {
+  LS_PROFILE("chunk");
   std::vector<Tensor> ys = fwd::chunk(x, n, dim);
   if (needs_grad({&x})) {
     const int d = dim < 0 ? dim + x.ndim() : dim;
@@ -224,6 +244,7 @@ std::vector<Tensor> chunk(const Tensor& x, int n, int dim) {
 }
 
 Tensor permute(const Tensor& x, const std::vector<int>& perm) {
+  LS_PROFILE("permute");
   Tensor y = fwd::permute(x, perm);
   if (needs_grad({&x})) {
     std::vector<int> inv(perm.size());
@@ -234,6 +255,7 @@ Tensor permute(const Tensor& x, const std::vector<int>& perm) {
 }
 
 Tensor nchw_to_nlc(const Tensor& x) {
+  LS_PROFILE("nchw_to_nlc");
   Tensor y = fwd::nchw_to_nlc(x);
   if (needs_grad({&x})) {
     const int64_t h = x.dim(2), w = x.dim(3);
@@ -243,12 +265,14 @@ Tensor nchw_to_nlc(const Tensor& x) {
 }
 
 Tensor nlc_to_nchw(const Tensor& x, int64_t h, int64_t w) {
+  LS_PROFILE("nlc_to_nchw");
   Tensor y = fwd::nlc_to_nchw(x, h, w);
   if (needs_grad({&x})) record(y, {x}, [](const Tensor& g) { return Grads{nchw_to_nlc(g)}; });
   return y;
 }
 
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, bool causal) {
+  LS_PROFILE("attention");
   Tensor o = fwd::attention(q, k, v, heads, causal);
   if (needs_grad({&q, &k, &v}))
     record(o, {q, k, v}, [q, k, v, heads, causal](const Tensor& g) {
@@ -258,6 +282,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, b
 }
 
 Tensor embedding(const Tensor& table, const Tensor& ids) {
+  LS_PROFILE("embedding");
   Tensor y = fwd::embedding(table, ids);
   if (needs_grad({&table})) {
     const int64_t vocab = table.dim(0);
@@ -267,6 +292,7 @@ Tensor embedding(const Tensor& table, const Tensor& ids) {
 }
 
 Tensor timestep_embedding(const Tensor& t, int dim, bool flip_sin_to_cos, float freq_shift, float max_period) {
+  LS_PROFILE("timestep_embedding");
   return fwd::timestep_embedding(t, dim, flip_sin_to_cos, freq_shift, max_period);
 }
 

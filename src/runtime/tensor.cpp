@@ -2,6 +2,7 @@
 
 #include "runtime/autograd.h"
 #include "runtime/ops.h"
+#include "runtime/profile.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -179,6 +180,7 @@ std::span<float> Tensor::f32() { return {data<float>(), static_cast<size_t>(nume
 std::span<const float> Tensor::f32() const { return {data<float>(), static_cast<size_t>(numel_)}; }
 
 Tensor Tensor::reshape(const Shape& shape) const {
+  LS_PROFILE("reshape");
   Shape s = shape;
   int infer = -1;
   int64_t known = 1;
@@ -205,6 +207,7 @@ Tensor Tensor::reshape(const Shape& shape) const {
 }
 
 Tensor Tensor::narrow0(int64_t start, int64_t len) const {
+  LS_PROFILE("narrow0");
   LS_CHECK(ndim() >= 1 && start >= 0 && len >= 0 && start + len <= shape_[0],
            "narrow0({}, {}) out of range for shape {}", start, len, shape_str(shape_));
   Tensor t = detach();
@@ -233,6 +236,7 @@ Tensor Tensor::narrow0(int64_t start, int64_t len) const {
 
 Tensor Tensor::to(DType dtype) const {
   if (dtype == dtype_) return *this;
+  LS_PROFILE("cast");
   Tensor t = empty(shape_, dtype, device());
 #ifdef LORASTACK_HAS_CUDA
   if (device() == Device::CUDA) cuda::convert(raw(), dtype_, t.raw(), dtype, numel_);
@@ -249,6 +253,7 @@ Tensor Tensor::to(DType dtype) const {
 Tensor Tensor::to_device(Device dev) const {
   if (!defined() || dev == device()) return *this;
 #ifdef LORASTACK_HAS_CUDA
+  LS_PROFILE(dev == Device::CUDA ? "copy to device" : "copy to host");
   Tensor t = empty(shape_, dtype_, dev);
   if (dev == Device::CUDA) cuda::copy_to_device(t.raw(), raw(), nbytes());
   else cuda::copy_to_host(t.raw(), raw(), nbytes());

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <numeric>
+#include <optional>
 
 #include "io/safetensors.h"
 #include "lorastack/lorastack.h"
@@ -16,6 +17,7 @@
 #include "models/sd1/loader.h"
 #include "runtime/autograd.h"
 #include "runtime/ops.h"
+#include "runtime/profile.h"
 #include "sampling/schedule.h"
 #include "text/clip_tokenizer.h"
 #include "text/tokenizer_files.h"
@@ -249,7 +251,9 @@ TrainResult train(const TrainOptions& o, const std::function<void(const TrainPro
       epoch = static_cast<int>(micro / static_cast<int64_t>(per_epoch));
       const ls::train::Batch batch = data.batch(epoch, static_cast<size_t>(micro % static_cast<int64_t>(per_epoch)));
       // latents (cached per item; the posterior mean, deterministic)
+      LS_PROFILE_PHASE("train step (micro-batch)");
       std::vector<Tensor> lat;
+      std::optional<ls::profile::Scope> phase(std::in_place, "latents (cache or VAE encode)", nullptr, true);
       for (const auto& item : batch.items) {
         if (auto hit = cache.get(item.cache_key)) {
           lat.push_back(*hit);
@@ -266,12 +270,15 @@ TrainResult train(const TrainOptions& o, const std::function<void(const TrainPro
         lat.push_back(z);
       }
       const Tensor x0 = lat.size() == 1 ? lat[0] : ls::ops::cat(lat, 0);
+      phase.emplace("tokenize", nullptr, true);
       Tensor ids = Tensor::empty({static_cast<int64_t>(batch.items.size()), tc.max_position_embeddings}, ls::DType::I64);
       for (size_t i = 0; i < batch.items.size(); ++i) {
         auto v = tokenizer.encode_padded(batch.items[i].caption, tc.max_position_embeddings, pad);
         std::copy(v.begin(), v.end(), ids.data<int64_t>() + i * tc.max_position_embeddings);
       }
+      phase.emplace("noise (host)", nullptr, true);
       const ls::train::NoisedBatch nb = ls::train::noise_batch(x0, schedule, nopt, o.seed, micro);
+      phase.emplace("text encoder forward", nullptr, true);
 
       ls::autograd::Tape tape;
       net.begin_step();
@@ -282,20 +289,27 @@ TrainResult train(const TrainOptions& o, const std::function<void(const TrainPro
         ls::autograd::NoGrad ng;
         ctx = comps->text_encoder->encode(ids, o.clip_skip);
       }
+      phase.emplace("UNet forward", nullptr, true);
       const Tensor noisy = nb.noisy.to_device(place.device).to(place.compute);
       const Tensor pred = comps->unet->forward(noisy, nb.timesteps, ctx);
+      phase.emplace("loss", nullptr, true);
       Tensor loss = ls::train::diffusion_loss(pred, nb);
       if (o.gradient_accumulation > 1) loss = ls::ops::scale(loss, 1.0f / static_cast<float>(o.gradient_accumulation));
       const float lv = loss.to_device(ls::Device::CPU).to(ls::DType::F32).f32()[0];
       if (!std::isfinite(lv))
         ls::fail("step {}: the loss is {} (learning rate {} too high, or fp16 overflow: try --precision bf16)", step + 1,
                  lv, lr_at(o, step));
+      phase.emplace("backward", nullptr, true);
       ls::autograd::backward(loss);
       net.end_step();
+      phase.reset();
       step_loss += lv;
     }
     const float lr = lr_at(o, step);
-    opt->step(lr);
+    {
+      LS_PROFILE_PHASE("optimizer step");
+      opt->step(lr);
+    }
     result.losses.push_back(step_loss);
     window.push_back(step_loss);
     if (window.size() > 100) window.erase(window.begin());
