@@ -16,6 +16,27 @@ namespace {
 
 bool is_digit_or_dot(char c) { return (c >= '0' && c <= '9') || c == '.'; }
 
+// Byte length of the whitespace character at text[i] as Python's re \s on str sees it (str.isspace: ASCII
+// \t..\r, \x1c..\x1f, space; U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028, U+2029, U+202F, U+205F, U+3000
+// in UTF-8), or 0.
+size_t space_at(const std::string& t, size_t i) {
+  const auto b = [&](size_t k) { return i + k < t.size() ? static_cast<unsigned char>(t[i + k]) : 0u; };
+  const unsigned c = b(0);
+  if ((c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20)) return 1;
+  if (c == 0xc2 && (b(1) == 0x85 || b(1) == 0xa0)) return 2;
+  if (c == 0xe1 && b(1) == 0x9a && b(2) == 0x80) return 3;  // U+1680
+  if (c == 0xe2 && b(1) == 0x80 && ((b(2) >= 0x80 && b(2) <= 0x8a) || b(2) == 0xa8 || b(2) == 0xa9 || b(2) == 0xaf))
+    return 3;                                                // U+2000..200A, 2028, 2029, 202F
+  if (c == 0xe2 && b(1) == 0x81 && b(2) == 0x9f) return 3;  // U+205F
+  if (c == 0xe3 && b(1) == 0x80 && b(2) == 0x80) return 3;  // U+3000
+  return 0;
+}
+
+size_t skip_spaces(const std::string& t, size_t i) {
+  while (size_t k = space_at(t, i)) i += k;
+  return i;
+}
+
 // Python float() of a [+-]?[.\d]+ string: digits with at most one '.', at least one digit
 double parse_weight(const std::string& w) {
   std::string body = w;
@@ -107,13 +128,16 @@ std::vector<PromptSpan> parse_prompt_attention(const std::string& text) {
       square.push_back(res.size());
       ++i;
     } else if (c == ':') {
-      // :([+-]?[.\d]+)\)
-      size_t j = i + 1;
+      // :\s*([+-]?[.\d]+)\s*\)   (A1111 ≥ 1.6 allows white space around the weight)
+      size_t j = skip_spaces(text, i + 1);
+      const size_t weight_from = j;
       if (j < n && (text[j] == '+' || text[j] == '-')) ++j;
       const size_t digits_from = j;
       while (j < n && is_digit_or_dot(text[j])) ++j;
-      if (j > digits_from && j < n && text[j] == ')') {
-        const std::string weight = text.substr(i + 1, j - i - 1);
+      const size_t weight_to = j;
+      j = skip_spaces(text, j);
+      if (weight_to > digits_from && j < n && text[j] == ')') {
+        const std::string weight = text.substr(weight_from, weight_to - weight_from);
         if (!round.empty()) {
           const double w = parse_weight(weight);
           multiply_range(round.back(), w);

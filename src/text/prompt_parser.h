@@ -4,6 +4,7 @@
 // parse_prompt_attention and modules/sd_hijack_clip.py tokenize_line (emphasis "Original", comma padding
 // backtrack 20, chunk length 75):
 //   (text)  weight × 1.1     (text:1.3)  weight × 1.3     [text]  weight ÷ 1.1
+//   (text: 1.3 ) too: white space around the weight (A1111 ≥ 1.6, re_attention's :\s*([+-]?[.\d]+)\s*\))
 //   \( \) \[ \]  literal brackets; \\  a backslash; a lone \ is dropped
 //   unbalanced brackets apply their multiplier to the end of the prompt; stray ) ] are text
 //   (a:abc) is text "a:abc" at × 1.1 (':' followed by a non-number is text)

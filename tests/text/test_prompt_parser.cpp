@@ -42,6 +42,9 @@ TEST(PromptParser, MatchesA1111OnAllCases) {
       EXPECT_THROW(parse_prompt_attention(prompt), ls::Error);
       continue;
     }
+    // The data came from an A1111 copy older than 1.6, whose weight pattern allowed no white space; case 16,
+    // "(b: 2)(c:2 )", reads differently since (PromptParser.WhiteSpaceAroundWeights covers it).
+    if (c["id"].get<int>() == 16) continue;
     const auto spans = parse_prompt_attention(prompt);
     const auto& want = c["parsed"];
     ASSERT_EQ(spans.size(), want.size());
@@ -59,6 +62,24 @@ TEST(PromptParser, MatchesA1111OnAllCases) {
     ++checked;
   }
   EXPECT_GE(checked, 30);
+}
+
+// A1111 ≥ 1.6 (modules/prompt_parser.py re_attention at commit 28bd8e14, read as reference):
+// ":\s*([+-]?[.\d]+)\s*\)" — white space (Python's \s: ASCII and Unicode spaces) around the weight.
+// Expected values worked out from that pattern and the merge of equal weights.
+TEST(PromptParser, WhiteSpaceAroundWeights) {
+  auto parsed = [](const std::string& p) {
+    std::vector<std::pair<std::string, double>> v;
+    for (const auto& s : parse_prompt_attention(p)) v.emplace_back(s.text, s.weight);
+    return v;
+  };
+  using V = std::vector<std::pair<std::string, double>>;
+  EXPECT_EQ(parsed("(a:+1.25) plus (b: 2)(c:2 )"), (V{{"a", 1.25}, {" plus ", 1.0}, {"bc", 2.0}}));
+  EXPECT_EQ(parsed("(cat :\t1.3\n)"), (V{{"cat ", 1.3}}));
+  EXPECT_EQ(parsed("(cat:\xc2\xa0" "1.3\xe3\x80\x80)"), (V{{"cat", 1.3}}));  // U+00A0, U+3000
+  EXPECT_EQ(parsed("(text: here)"), (V{{"text: here", 1.1}}));            // no number: text
+  EXPECT_EQ(parsed("x: 1.5) y"), (V{{"x: 1.5) y", 1.0}}));                // no open bracket: text
+  EXPECT_EQ(parsed("(a: 1 .5)"), (V{{"a: 1 .5", 1.1}}));                  // a space inside the number
 }
 
 TEST(PromptParser, BadPromptsNeverCrash) {
