@@ -23,23 +23,6 @@ double as_written(float v) {
   return std::strtod(buf, nullptr);
 }
 
-// torch.linspace(start, end, n, dtype=float32) on the CPU: a float32 step, the first half counted up from
-// `start`, the second half down from `end`, each value rounded once (the kernel's a + b·c is fused).
-std::vector<float> torch_linspace_f32(double start_d, double end_d, int n) {
-  std::vector<float> out(static_cast<size_t>(n));
-  const float start = static_cast<float>(start_d), end = static_cast<float>(end_d);
-  if (n == 1) {
-    out[0] = start;
-    return out;
-  }
-  const float step = (end - start) / static_cast<float>(n - 1);
-  const int halfway = n / 2;
-  for (int i = 0; i < n; ++i)
-    out[i] = i < halfway ? std::fma(step, static_cast<float>(i), start)
-                         : std::fma(-step, static_cast<float>(n - i - 1), end);
-  return out;
-}
-
 // numpy.linspace(0, stop, n) in float64: i·(stop/(n−1)), the last value exactly `stop`.
 std::vector<double> np_linspace(double stop, int n) {
   std::vector<double> out(static_cast<size_t>(n), 0.0);
@@ -87,10 +70,11 @@ TrainingSchedule training_schedule(const sd::SchedulerConfig& cfg) {
   if (n < 2) fail("scheduler config: num_train_timesteps {} (need ≥ 2)", n);
   TrainingSchedule s;
   if (cfg.beta_schedule == "scaled_linear") {
-    s.betas = torch_linspace_f32(std::sqrt(as_written(cfg.beta_start)), std::sqrt(as_written(cfg.beta_end)), n);
+    s.betas = torch_linspace_f32(static_cast<float>(std::sqrt(as_written(cfg.beta_start))),
+                                 static_cast<float>(std::sqrt(as_written(cfg.beta_end))), n);
     for (float& b : s.betas) b = b * b;
   } else if (cfg.beta_schedule == "linear") {
-    s.betas = torch_linspace_f32(as_written(cfg.beta_start), as_written(cfg.beta_end), n);
+    s.betas = torch_linspace_f32(static_cast<float>(as_written(cfg.beta_start)), static_cast<float>(as_written(cfg.beta_end)), n);
   } else {
     fail("scheduler config: beta_schedule '{}' not supported (valid: scaled_linear, linear)", cfg.beta_schedule);
   }
@@ -257,6 +241,18 @@ Schedule ddim_schedule(const TrainingSchedule& train, const sd::SchedulerConfig&
            cfg.steps_offset, spacing_name(spacing));
   s.init_noise_sigma = 1.0f;
   return s;
+}
+
+std::vector<float> torch_linspace_f32(float start, float end, int n) {
+  std::vector<float> out(static_cast<size_t>(std::max(n, 0)));
+  if (n == 1) out[0] = start;
+  if (n <= 1) return out;
+  const float step = (end - start) / static_cast<float>(n - 1);
+  const int halfway = n / 2;
+  for (int i = 0; i < n; ++i)
+    out[i] = i < halfway ? std::fma(step, static_cast<float>(i), start)
+                         : std::fma(-step, static_cast<float>(n - i - 1), end);
+  return out;
 }
 
 }  // namespace ls::sampling

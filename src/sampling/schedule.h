@@ -15,6 +15,11 @@
 
 namespace ls::sampling {
 
+/// torch.linspace(start, end, n, dtype=torch.float32) as its CPU kernel computes it: a float32 step, the first
+/// half counted up from `start`, the second half down from `end`, each value one fused a + b·c (bit-equal to
+/// torch for the schedules' uses). n ≤ 0: empty.
+std::vector<float> torch_linspace_f32(float start, float end, int n);
+
 /// The DDPM training schedule of a SchedulerConfig, in float32 as diffusers stores it.
 /// `scaled_linear`: β = linspace(√β₀, √β₁, N)² (float32 linspace as torch computes it, squared in float32);
 /// `linear`: β = linspace(β₀, β₁, N). ᾱ_t = Π(1 − β) accumulated in float64 (torch's CPU cumprod) and

@@ -9,25 +9,10 @@
 #include <fmt/ranges.h>
 
 #include "runtime/error.h"
+#include "sampling/schedule.h"
 
 namespace ls::sampling {
 namespace {
-
-// torch.linspace(start, end, n) in float32 on the CPU (float step; first half from start, second from end,
-// each a fused a + b·c as the vectorised kernel computes it)
-std::vector<float> linspace_f32(float start, float end, int n) {
-  std::vector<float> out(static_cast<size_t>(n));
-  if (n == 1) {
-    out[0] = start;
-    return out;
-  }
-  const float step = (end - start) / static_cast<float>(n - 1);
-  const int halfway = n / 2;
-  for (int i = 0; i < n; ++i)
-    out[i] = i < halfway ? std::fma(step, static_cast<float>(i), start)
-                         : std::fma(-step, static_cast<float>(n - i - 1), end);
-  return out;
-}
 
 std::vector<double> linspace_f64(double start, double end, int n) {
   std::vector<double> out(static_cast<size_t>(n));
@@ -55,14 +40,14 @@ std::vector<float> normal(const ModelSampling& ms, int steps, bool sgm) {
   bool append_zero = true;
   std::vector<float> ts;
   if (sgm) {
-    ts = linspace_f32(start, end, steps + 1);
+    ts = torch_linspace_f32(start, end, steps + 1);
     ts.pop_back();
   } else {
     if (std::fabs(ms.sigma(end)) <= 1e-5f) {
       ++steps;
       append_zero = false;
     }
-    ts = linspace_f32(start, end, steps);
+    ts = torch_linspace_f32(start, end, steps);
   }
   std::vector<float> s;
   for (float t : ts) s.push_back(ms.sigma(t));
@@ -73,7 +58,7 @@ std::vector<float> karras(const ModelSampling& ms, int steps) {
   const double rho = 7.0;
   const double min_inv = std::pow(static_cast<double>(ms.sigma_min()), 1.0 / rho);
   const double max_inv = std::pow(static_cast<double>(ms.sigma_max()), 1.0 / rho);
-  const std::vector<float> ramp = linspace_f32(0.0f, 1.0f, steps);
+  const std::vector<float> ramp = torch_linspace_f32(0.0f, 1.0f, steps);
   const float diff = static_cast<float>(min_inv - max_inv), base = static_cast<float>(max_inv);
   std::vector<float> s;
   for (float r : ramp) s.push_back(std::pow(base + r * diff, static_cast<float>(rho)));
@@ -81,7 +66,7 @@ std::vector<float> karras(const ModelSampling& ms, int steps) {
 }
 
 std::vector<float> exponential(const ModelSampling& ms, int steps) {
-  const auto lin = linspace_f32(static_cast<float>(std::log(static_cast<double>(ms.sigma_max()))),
+  const auto lin = torch_linspace_f32(static_cast<float>(std::log(static_cast<double>(ms.sigma_max()))),
                                 static_cast<float>(std::log(static_cast<double>(ms.sigma_min()))), steps);
   std::vector<float> s;
   for (float v : lin) s.push_back(std::exp(v));
