@@ -117,10 +117,7 @@ ExtractReport extract_lora(const std::string& base, const std::string& tuned, co
   md["ss_base_model_version"] = a.family == sd::Family::SD2 ? "sd_v2" : "sd_v1";
   md["ss_v2"] = a.family == sd::Family::SD2 ? "True" : "False";
   md["ss_training_comment"] = fmt::format("extracted by lorastack from {} − {}", tuned, base);
-  auto kt = kohya_tensors(mods);
-  md["sshs_model_hash"] = kohya_model_hash(kt);
-  md["sshs_legacy_hash"] = kohya_legacy_hash(kt, md);
-  write_kohya(out, mods, md);
+  write_kohya_with_hashes(out, mods, md);
   return rep;
 }
 

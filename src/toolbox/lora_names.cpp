@@ -1,5 +1,7 @@
 #include "toolbox/lora_names.h"
 
+#include "toolbox/inspect.h"
+
 #include <algorithm>
 #include <mutex>
 #include <set>
@@ -134,6 +136,14 @@ std::map<std::string, Tensor> kohya_tensors(const std::vector<LowRankModule>& mo
 void write_kohya(const std::string& path, const std::vector<LowRankModule>& modules,
                  const std::map<std::string, std::string>& metadata) {
   io::write_safetensors(path, kohya_tensors(modules), metadata);
+}
+
+void write_kohya_with_hashes(const std::string& path, const std::vector<LowRankModule>& modules,
+                             std::map<std::string, std::string> metadata) {
+  const auto tensors = kohya_tensors(modules);
+  metadata["sshs_model_hash"] = kohya_model_hash(tensors);
+  metadata["sshs_legacy_hash"] = kohya_legacy_hash(tensors, metadata);
+  io::write_safetensors(path, tensors, metadata);
 }
 
 void write_peft(const std::string& path, const std::vector<LowRankModule>& modules,

@@ -74,6 +74,12 @@ std::map<std::string, Tensor> kohya_tensors(const std::vector<LowRankModule>& mo
 void write_kohya(const std::string& path, const std::vector<LowRankModule>& modules,
                  const std::map<std::string, std::string>& metadata);
 
+/// write_kohya with kohya's content hashes added to `metadata` as train_util.precalculate_safetensors_hashes
+/// writes them: sshs_model_hash and sshs_legacy_hash over the output tensors (toolbox/inspect.h). What extract,
+/// resize and merge write. Throws ls::Error on write failure.
+void write_kohya_with_hashes(const std::string& path, const std::vector<LowRankModule>& modules,
+                             std::map<std::string, std::string> metadata);
+
 /// Write modules with diffusers/PEFT names ("<name>.lora_A.weight" = down, "<name>.lora_B.weight" = up) and the
 /// `lora_adapter_metadata` JSON diffusers writes: per component "<c>.r", "<c>.lora_alpha" (the most common rank /
 /// alpha), "<c>.rank_pattern" / "<c>.alpha_pattern" (full module path → value, for modules that differ),

@@ -200,10 +200,7 @@ MergeReport merge_adapters(const std::vector<MergeInput>& loras, int64_t rank, c
   md["ss_training_comment"] =
       fmt::format("merged by lorastack ({}) from {}", rank == 0 ? std::string("concat") : "svd rank " + std::to_string(rank),
                   strengths_text(loras));
-  auto kt = kohya_tensors(outm);
-  md["sshs_model_hash"] = kohya_model_hash(kt);
-  md["sshs_legacy_hash"] = kohya_legacy_hash(kt, md);
-  write_kohya(out, outm, md);
+  write_kohya_with_hashes(out, outm, md);
   return rep;
 }
 

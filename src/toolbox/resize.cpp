@@ -106,11 +106,7 @@ ResizeReport resize_adapter(const std::string& in, const ResizeOptions& opts, co
   md["ss_training_comment"] =
       fmt::format("rank resized to {} by lorastack{}", dynamic ? std::string("dynamic") : std::to_string(opts.rank),
                   md.count("ss_training_comment") ? "; " + md["ss_training_comment"] : std::string());
-  // sshs_model_hash as kohya writes it (train_util.precalculate_safetensors_hashes), over the output tensors.
-  auto kt = kohya_tensors(mods);
-  md["sshs_model_hash"] = kohya_model_hash(kt);
-  md["sshs_legacy_hash"] = kohya_legacy_hash(kt, md);
-  write_kohya(out, mods, md);
+  write_kohya_with_hashes(out, mods, md);
   return rep;
 }
 
