@@ -77,16 +77,17 @@ TEST(PixelVae, EmojiFolderHasNoVaeWeightsAndLoads) {
   sd::write_initialized_model(cfg, 3, dir.string());
   EXPECT_FALSE(std::filesystem::exists(dir / "vae" / "diffusion_pytorch_model.safetensors"));
   sd::LoadedModel m = sd::load_model(dir.string());
-  EXPECT_EQ(m.vae_config.patch_size, 4);
-  EXPECT_EQ(m.vae_config.latent_channels, 48);
-  EXPECT_EQ(m.vae_config.downscale(), 4);
-  EXPECT_EQ(m.unet_config.in_channels, 48);
+  EXPECT_EQ(m.vae_config.patch_size, 1);
+  EXPECT_EQ(m.vae_config.latent_channels, 3);
+  EXPECT_EQ(m.vae_config.downscale(), 1);
+  EXPECT_EQ(m.unet_config.in_channels, 3);
   EXPECT_EQ(m.scheduler_config.beta_schedule, "linear");
   EXPECT_EQ(m.family, sd::Family::SD1);
   auto comps = sd::build_components(m);
   Tensor img = ramp({1, 3, 64, 64});
   Tensor z = comps->vae->encode(img).mean;
-  EXPECT_EQ(z.shape(), (Shape{1, 48, 16, 16}));
+  EXPECT_EQ(z.shape(), (Shape{1, 3, 64, 64}));
+  for (size_t i = 0; i < img.f32().size(); ++i) ASSERT_EQ(z.f32()[i], img.f32()[i]);  // patch 1: the identity
   // no single-file form: the error says to give a folder name
   try {
     sd::write_initialized_model(cfg, 3, (dir / "x.safetensors").string());

@@ -199,20 +199,22 @@ ModelConfigs preset_configs(InitArch arch) {
     c.text.num_attention_heads = 4;
     c.text.num_hidden_layers = 3;
   } else if (arch == InitArch::Emoji) {
-    // Pixel space: 64×64 emoji are small enough to diffuse directly; a patch-4 pixel unshuffle gives the UNet
-    // SD's working grid (16×16 for 64 px as 64×64 for 512 px) with no autoencoder to train or to blur strokes.
-    c.vae.patch_size = 4;
+    // Pixel space: 64×64 emoji are small enough to diffuse directly (the "VAE" is the identity, patch 1).
+    // Patch-2 and patch-4 pixel unshuffles (12 or 48 channels of interleaved sub-pixels at 32² / 16²) were
+    // tried and did not learn: 40 steps at batch 8, lr 1e-3 left the loss at 1.0 (the zero predictor), where
+    // patch 1 reached 0.24 (docs/emoji-model.md).
+    c.vae.patch_size = 1;
     c.vae.in_channels = c.vae.out_channels = 3;
-    c.vae.latent_channels = 48;
+    c.vae.latent_channels = 3;
     c.vae.sample_size = 64;
     c.vae.scaling_factor = 1.7f;  // 1 / std of the Twemoji pixels in [-1, 1] (0.584): unit-variance latents, as SD's
-    c.unet.in_channels = c.unet.out_channels = 48;
-    c.unet.block_out_channels = {64, 128, 128};
+    c.unet.in_channels = c.unet.out_channels = 3;
+    c.unet.block_out_channels = {64, 128, 128, 128};
     c.unet.layers_per_block = 1;
-    c.unet.num_heads = {4, 4, 4};
-    c.unet.cross_attn = {true, true, false};
+    c.unet.num_heads = {4, 4, 4, 4};
+    c.unet.cross_attn = {false, false, true, true};  // cross-attention at 16² and 8²
     c.unet.cross_attention_dim = 128;
-    c.unet.sample_size = 16;
+    c.unet.sample_size = 64;
     c.text.hidden_size = 128;
     c.text.intermediate_size = 512;
     c.text.num_attention_heads = 4;

@@ -28,8 +28,8 @@ std::vector<std::pair<std::string, Shape>> text_param_shapes(const CLIPTextConfi
 
 /// Architecture presets for `model init`.
 /// SD1 / SD2: the real sizes. Tiny: a few-MB SD1 layout for tests. Emoji: the embedded default's pixel-space
-/// layout (issue 9): 64×64 RGB through a pixel-unshuffle "VAE" (patch 4 → 48 × 16 × 16 latents), a 3-level UNet
-/// (64/128/128, cross-attention at 16² and 8²), a 4-layer width-128 CLIP text encoder, DDPM's linear betas.
+/// layout (issue 9): 64×64 RGB diffused directly (pixel "VAE" with patch 1), a 4-level UNet (64/128/128/128,
+/// cross-attention at 16² and 8²), a 4-layer width-128 CLIP text encoder, DDPM's linear betas.
 enum class InitArch { SD1, SD2, Tiny, Emoji };
 /// Parse "sd1" | "sd2" | "tiny" | "emoji"; throws ls::Error naming the value otherwise.
 InitArch init_arch_from_name(const std::string& s);
