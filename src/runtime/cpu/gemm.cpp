@@ -24,8 +24,9 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   };
   // Large products are split into one block of C per OpenMP thread, each a single-threaded OpenBLAS call
   // (OpenBLAS's OpenMP build runs single-threaded inside a parallel region). OpenBLAS's own threading spins in
-  // sched_yield while libgomp's idle workers spin too; on a busy 2-core machine the two fought for the cores and
-  // a training step ran 8.5× slower (measured: emoji model, batch 16, 0.18 → 1.53 it/s).
+  // sched_yield while libgomp's idle workers spin too; on a busy 2-core machine the two fought for the cores
+  // (emoji-model training step, batch 16, beside one busy process: 0.20 it/s before this split, 0.45 after,
+  // 0.90 with OMP_WAIT_POLICY=PASSIVE as well, which the CLI sets; idle machine 1.63 → 1.73 it/s).
   if (nt > 1 && !omp_in_parallel() && m * n * k >= (int64_t{1} << 18)) {
     const bool by_rows = m >= n;  // split the longer side of C
     const int64_t len = by_rows ? m : n, step = (len + nt - 1) / nt;
