@@ -135,6 +135,12 @@ std::string rewrite(const CLI::App* at, const CLI::Error& e) {
     if (!left.empty()) return extras_message(at, left);
     return "give a command: " + join(command_names(at));
   }
+  // a missing required option next to words the parser did not take: a mistyped option is the likelier
+  // cause ("--modle x" leaves --model missing), so name those first
+  if (dynamic_cast<const CLI::RequiredError*>(&e)) {
+    const std::vector<std::string> left = at->remaining();
+    if (!left.empty()) return extras_message(at, left) + "; and " + raw;
+  }
   static const std::regex range(R"(^(\S+): Value (.*) not in range (\S+) to (\S+)$)");
   static const std::regex member(R"(^(\S+): (.*) not in \{(.*)\}$)");
   static const std::regex convert(R"(^Could not convert: (\S+) = (.*)$)");

@@ -42,6 +42,8 @@ TEST(Cli, ParseErrorsAreOneLineInLorastacksWords) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {m + " --bogus", "unknown option '--bogus' " + see},
       {m + " --stpes 5", "unknown option '--stpes' (did you mean --steps?) " + see},
+      // a mistyped required option: the typo first, then what is missing
+      {" generate --modle x -p a", "unknown option '--modle' (did you mean --model?); and --model is required " + see},
       {kGen + " -p a red fox", "unexpected arguments 'red' 'fox'; quote a value that has spaces"},
       {m + " --steps x", "--steps 'x': not a whole number; give one in 1..1000 " + see},
       {m + " --steps=0", "--steps 0: out of range; give a whole number in 1..1000 " + see},
