@@ -250,8 +250,8 @@ TrainResult train(const TrainOptions& o, const std::function<void(const TrainPro
     for (int a = 0; a < o.gradient_accumulation; ++a, ++micro) {
       epoch = static_cast<int>(micro / static_cast<int64_t>(per_epoch));
       const ls::train::Batch batch = data.batch(epoch, static_cast<size_t>(micro % static_cast<int64_t>(per_epoch)));
-      // latents (cached per item; the posterior mean, deterministic)
       LS_PROFILE_PHASE("train step (micro-batch)");
+      // latents (cached per item; the posterior mean, deterministic)
       std::vector<Tensor> lat;
       std::optional<ls::profile::Scope> phase(std::in_place, "latents (cache or VAE encode)", nullptr, true);
       for (const auto& item : batch.items) {
