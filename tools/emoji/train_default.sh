@@ -27,11 +27,12 @@ init)
   ;;
 base)
   # Every weight trains (UNet + text encoder, fp32 masters, bf16 compute on the GPU). Captions are the emoji
-  # names; 10 % are dropped so that the model also learns the unconditional prediction CFG needs.
+  # names; 10 % are dropped so that the model also learns the unconditional prediction CFG needs. No Min-SNR
+  # weighting: from scratch the low-noise steps must be learnt too (γ 5 would weight t = 10 by 0.011).
   rm -rf "$WORK/base" "$WORK/base.state"
   "$LS" train --base "$WORK/init" --data "$DATA/base" --network full --resolution 64 \
     --batch-size "${BASE_BATCH:-256}" --steps "${BASE_STEPS:-4000}" --lr "${BASE_LR:-4e-4}" --lr-scheduler cosine \
-    --lr-warmup-steps 100 --weight-decay 0.01 --caption-dropout 0.1 --min-snr-gamma 5 --seed 1 \
+    --lr-warmup-steps 100 --weight-decay 0.01 --caption-dropout 0.1 --seed 1 \
     --device "${BASE_DEVICE:-cuda}" --precision "${BASE_PRECISION:-bf16}" --save-precision fp16 \
     --save-every "${BASE_SAVE_EVERY:-1000}" -o "$WORK/base"
   ;;
