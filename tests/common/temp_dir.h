@@ -9,13 +9,13 @@
 
 namespace ls::testing {
 
-/// temp_directory_path()/<prefix>_<pid>_<n>, created empty; removed (errors ignored) on destruction.
+/// temp_directory_path()/lorastack-<tag>-<pid>-<n>, created empty; removed (errors ignored) on destruction.
 struct TempDir {
   std::filesystem::path path;
-  explicit TempDir(const std::string& prefix = "ls_test") {
+  explicit TempDir(const std::string& tag = "test") {
     static int counter = 0;
     path = std::filesystem::temp_directory_path() /
-           (prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+           ("lorastack-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     std::filesystem::remove_all(path);
     std::filesystem::create_directories(path);
   }
@@ -25,6 +25,9 @@ struct TempDir {
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
+  std::string str() const { return path.string(); }
+  /// path/name as a string.
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
 };
 
 /// Write `bytes` to `p`, creating its parent folders.

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/temp_dir.h"
 #include "image/image.h"
 
 namespace ls::testing {
@@ -76,27 +77,5 @@ inline void write_text(const std::string& path, const std::string& text) {
   out << text;
 }
 
-/// A fresh folder under the system temp dir, removed with everything in it when the object goes away.
-class TempDir {
- public:
-  explicit TempDir(const std::string& tag) {
-    static int counter = 0;
-    path_ = std::filesystem::temp_directory_path() /
-            ("lorastack-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string str() const { return path_.string(); }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 }  // namespace ls::testing
